@@ -1,0 +1,3 @@
+from mailsphere_cli.cli import main
+
+main()

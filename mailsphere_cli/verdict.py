@@ -1,0 +1,108 @@
+"""The records every stage speaks in: hits, actions and the frozen verdict."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Action(str, Enum):
+    DELIVER = "deliver"
+    SPAM = "spam"
+    MALICIOUS = "malicious"
+    REJECT = "reject"
+    ERROR = "error"
+
+    # Severity decides which of two forced actions wins.
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+
+_SEVERITY = {
+    Action.DELIVER: 0,
+    Action.SPAM: 1,
+    Action.REJECT: 2,
+    Action.MALICIOUS: 3,
+    Action.ERROR: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A rule fired. `evidence` says why, in words a person can check."""
+
+    rule: str
+    evidence: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredHit:
+    rule: str
+    score: float
+    group: str
+    evidence: str
+    description: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "score": round(self.score, 3), "group": self.group,
+                "evidence": self.evidence}
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A check or stage that did not run, and why (never scored as a miss)."""
+
+    name: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    id: str
+    source: str
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    score: float
+    threshold: float
+    action: Action
+    decided_by: str
+    hits: tuple[ScoredHit, ...] = ()
+    auth: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[dict[str, Any], ...] = ()
+    skipped: tuple[Skip, ...] = ()
+    errors: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    elapsed_ms: float = 0.0
+    size: int = 0
+    org: str | None = None
+    decisions: tuple[dict[str, Any], ...] = ()
+    date: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "from": self.sender,
+            "to": list(self.recipients),
+            "subject": self.subject,
+            "date": self.date,
+            "size": self.size,
+            "org": self.org,
+            "score": round(self.score, 3),
+            "threshold": self.threshold,
+            "action": self.action.value,
+            "decided_by": self.decided_by,
+            "hits": [h.as_dict() for h in self.hits],
+            "decisions": list(self.decisions),
+            "auth": self.auth,
+            "attachments": list(self.attachments),
+            "skipped": [s.as_dict() for s in self.skipped],
+            "errors": list(self.errors),
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "elapsed_ms": round(self.elapsed_ms, 3),
+        }
