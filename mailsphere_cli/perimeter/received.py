@@ -1,0 +1,324 @@
+"""Replay the SMTP connections a message went through from its Received trail.
+
+Each Received header becomes a `Relay` once; every relay check reads those.
+The parser is format-tolerant rather than format-specific: it splits a header
+into its RFC 5321 clauses (from, by, via, with, id, for, and the date after the
+last ';'), then reads the `from` clause the ways MTAs write it:
+
+  Postfix/Sendmail/Courier/Gmail  from HELO (RDNS [IP])
+  Exim                            from RDNS ([IP]:port helo=HELO)
+  qmail                           from RDNS (HELO helo) (IP)
+  Exchange / Office 365           from HELO (IP)
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Iterable
+
+MAX_RECEIVED = 60          # more hops than this is a loop or an attack
+MAX_HEADER_CHARS = 4_000   # a Received header longer than this is cut before parsing
+
+_CLAUSE_WORDS = ("from", "by", "via", "with", "id", "for")
+_BRACKET_IP = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)(?:%[\w.]+)?\]")
+_BARE_IP = re.compile(r"(?:^|[\s(@])((?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\d{1,3}(?:\.\d{1,3}){3})?)(?=$|[\s):\]])")
+_EXIM_HELO = re.compile(r"\bhelo=([^\s()\]]+)", re.I)
+_QMAIL_HELO = re.compile(r"\(HELO\s+([^\s()]*)\)", re.I)
+_ENVELOPE_FROM = re.compile(r"\(envelope-(?:from|sender)\s+<?([^\s<>()]*)>?\)", re.I)
+_AUTH_MARKERS = re.compile(
+    r"\(Authenticated sender:|\bauthenticated bits=|\(AUTH:\s|\bauth=pass\b|\(authenticated as\b"
+    r"|\bauthenticated user\b|\bwith (?:ESMTPSA|ESMTPA|LMTPSA|LMTPA|UTF8SMTPSA|UTF8SMTPA|ESMTPSRA)\b",
+    re.I)
+_TLS_MARKERS = re.compile(
+    r"\(using TLS|\bversion=TLS|\bTLS1[._]\d|\bTLSv1|\btls\s+TLS_|Google Transport Security|\bcipher=|\(TLS:\s",
+    re.I)
+_TLS_PROTOCOLS = {"ESMTPS", "ESMTPSA", "UTF8SMTPS", "UTF8SMTPSA", "LMTPS", "LMTPSA", "SMTPS", "ESMTPSRA"}
+_AUTH_PROTOCOLS = {"ESMTPA", "ESMTPSA", "LMTPA", "LMTPSA", "UTF8SMTPA", "UTF8SMTPSA", "ESMTPSRA"}
+_UNKNOWN_RDNS = {"unknown", "may be forged", ""}
+
+
+@dataclass(slots=True)
+class Relay:
+    """One hop: the machine at `ip` (calling itself `helo`) handed the message to `by`.
+
+    `rdns` is the reverse DNS name the receiving MTA recorded: "" when it
+    recorded none ("unknown"), None when the header format does not record it.
+    """
+
+    raw: str
+    ip: str = ""
+    rdns: str | None = None
+    helo: str = ""
+    by: str = ""
+    envelope_from: str = ""
+    envelope_for: str = ""
+    protocol: str = ""
+    tls: bool = False
+    authenticated: bool = False
+    timestamp: datetime | None = None
+    id: str = ""
+    parse_ok: bool = True
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ip": self.ip, "rdns": self.rdns, "helo": self.helo, "by": self.by,
+                "envelope_from": self.envelope_from, "envelope_for": self.envelope_for,
+                "protocol": self.protocol, "tls": self.tls, "authenticated": self.authenticated,
+                "timestamp": self.timestamp.isoformat() if self.timestamp else None,
+                "parse_ok": self.parse_ok}
+
+
+def _split_clauses(text: str) -> dict[str, str]:
+    """Words at parenthesis depth 0 start clauses; comments stay with their clause."""
+    clauses: dict[str, str] = {}
+    current = ""
+    depth = 0
+    word_start = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0 and ch.isalpha() and (i == 0 or text[i - 1].isspace()):
+            j = i
+            while j < n and text[j].isalpha():
+                j += 1
+            word = text[i:j].lower()
+            if word in _CLAUSE_WORDS and (j == n or text[j].isspace() or text[j] in "<[("):
+                if current and current not in clauses:
+                    clauses[current] = text[word_start:i].strip()
+                current, word_start = word, j
+                i = j
+                continue
+        i += 1
+    if current and current not in clauses:
+        clauses[current] = text[word_start:].strip()
+    return clauses
+
+
+def _clean_ip(candidate: str) -> str:
+    candidate = candidate.strip()
+    if candidate.lower().startswith("ipv6:"):
+        candidate = candidate[5:]
+    try:
+        addr = ipaddress.ip_address(candidate)
+    except ValueError:
+        return ""
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def _first_word(clause: str) -> str:
+    word = clause.split(None, 1)[0] if clause.split() else ""
+    return word.strip(";,")
+
+
+def _parse_date(tail: str) -> datetime | None:
+    tail = re.sub(r"\([^)]*\)", " ", tail).strip()
+    if not tail:
+        return None
+    try:
+        stamp = parsedate_to_datetime(tail)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if stamp is None:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp
+
+
+def _read_from_clause(clause: str, relay: Relay) -> None:
+    name = _first_word(clause)
+    rest = clause[len(name):] if clause.startswith(name) else clause
+
+    # The connecting address: a [literal] anywhere in the clause is what the
+    # receiving MTA saw; failing that qmail's "(user@IP)" or Exchange's "(IP)".
+    ip = ""
+    for match in _BRACKET_IP.finditer(rest):
+        ip = _clean_ip(match.group(1))
+        if ip:
+            break
+    if not ip:
+        for paren in re.findall(r"\(([^()]*)\)", rest):
+            candidate = paren.strip().rsplit("@", 1)[-1]
+            ip = _clean_ip(candidate)
+            if ip:
+                break
+    if not ip:
+        literal = _BRACKET_IP.fullmatch(name)
+        ip = _clean_ip(literal.group(1)) if literal else ""
+    relay.ip = ip
+
+    exim_helo = _EXIM_HELO.search(rest)
+    qmail_helo = _QMAIL_HELO.search(rest)
+    first_paren = re.match(r"\s*\(\s*([^()]*)\)", rest)
+    if exim_helo or (first_paren and first_paren.group(1).startswith("[")):
+        # Exim: the name is what rDNS gave ("[IP]" when none), helo in the comment.
+        relay.rdns = "" if name.startswith("[") else name.lower()
+        relay.helo = exim_helo.group(1) if exim_helo else name
+    elif qmail_helo:
+        relay.rdns = "" if name.lower() == "unknown" else name.lower()
+        relay.helo = qmail_helo.group(1)
+    elif first_paren and _BRACKET_IP.search(first_paren.group(1)):
+        # Postfix, Sendmail, Courier, Gmail: "(rdns [ip])", sometimes "ident@rdns".
+        inner = first_paren.group(1)
+        rdns = inner[:inner.find("[")].strip().rsplit("@", 1)[-1].rstrip(".").lower()
+        relay.rdns = "" if rdns in _UNKNOWN_RDNS else rdns
+        relay.helo = name
+    elif _BRACKET_IP.match(rest.strip()):
+        # Sendmail without a HELO comment: "from rdns [ip]".
+        relay.rdns = "" if name.lower() in _UNKNOWN_RDNS else name.lower()
+        relay.helo = ""
+    else:
+        # Exchange "from HELO (IP)" and anything else: no rDNS recorded.
+        relay.rdns = None
+        relay.helo = name
+    relay.helo = relay.helo.strip().rstrip(";")
+
+
+def parse_received(value: str) -> Relay:
+    """One Received header value (unfolded) -> a Relay. Never raises."""
+    text = " ".join(str(value)[:MAX_HEADER_CHARS].split())
+    relay = Relay(raw=text)
+    body, semicolon, tail = text.rpartition(";")
+    if not semicolon:
+        body, tail = text, ""
+    relay.timestamp = _parse_date(tail)
+    clauses = _split_clauses(body)
+    if not clauses:
+        relay.parse_ok = _is_local_note(text)
+        return relay
+    if "from" in clauses:
+        _read_from_clause(clauses["from"], relay)
+    if "by" in clauses:
+        relay.by = _first_word(clauses["by"]).lower().rstrip(".")
+    if "with" in clauses:
+        relay.protocol = _first_word(clauses["with"]).upper()
+    if "id" in clauses:
+        relay.id = _first_word(clauses["id"])
+    if "for" in clauses:
+        target = clauses["for"]
+        addr = re.search(r"<([^<>\s]*)>", target) or re.match(r"\s*([^\s;()<>]+@[^\s;()<>]+)", target)
+        relay.envelope_for = addr.group(1).lower() if addr else ""
+    envelope = _ENVELOPE_FROM.search(text)
+    if envelope:
+        relay.envelope_from = envelope.group(1).lower()
+    relay.tls = relay.protocol in _TLS_PROTOCOLS or bool(_TLS_MARKERS.search(text))
+    relay.authenticated = relay.protocol in _AUTH_PROTOCOLS or bool(_AUTH_MARKERS.search(text))
+    # A header we could not place at all: no from/by, or a from without an address
+    # while it does name a host (qmail's "invoked from network" has neither).
+    relay.parse_ok = bool(relay.by or relay.ip) and ("from" not in clauses or bool(relay.ip or relay.helo))
+    return relay
+
+
+def _is_local_note(text: str) -> bool:
+    """qmail's "(qmail 123 invoked from network)" and kin: a comment and a date, no hop."""
+    return text.startswith("(") and "from" not in _split_clauses(text.rpartition(";")[0] or text)
+
+
+def relay_chain(msg: object) -> list[Relay]:
+    """Every Received header of the message, top (newest) first."""
+    values = _received_values(msg)
+    return [parse_received(v) for v in values[:MAX_RECEIVED]]
+
+
+def _received_values(msg: object) -> list[str]:
+    raw_headers = getattr(msg, "raw_headers", None)
+    if raw_headers is not None:
+        return [v for k, v in raw_headers if k.lower() == "received"]
+    headers = getattr(msg, "headers", None)
+    if callable(headers):
+        return list(headers("Received"))
+    return []
+
+
+# -- where the message entered our side ----------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(cidrs: Iterable[str]) -> list[Network]:
+    networks: list[Network] = []
+    for cidr in cidrs or ():
+        try:
+            networks.append(ipaddress.ip_network(str(cidr).strip(), strict=False))
+        except ValueError:
+            continue
+    return networks
+
+
+def in_networks(ip: str, networks: list[Network]) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(addr.version == net.version and addr in net for net in networks)
+
+
+_PRIVATE_NETS = [ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
+    "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10")]
+
+
+def is_private(ip: str) -> bool:
+    """Loopback, RFC 1918, CGNAT, link-local and unique-local: never on the open internet."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(addr.version == net.version and addr in net for net in _PRIVATE_NETS)
+
+
+def is_illegal(ip: str) -> bool:
+    """Addresses no SMTP client can connect from: unspecified, multicast, reserved."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if addr.version == 4 and addr in ipaddress.ip_network("0.0.0.0/8"):
+        return True
+    return addr.is_unspecified or addr.is_multicast or addr.is_reserved
+
+
+def find_handover(relays: list[Relay], trusted: Iterable[str] = (), internal: Iterable[str] = ()) -> int | None:
+    """The index of the hop where an outside machine handed the message to our side.
+
+    Walking down from the top header (written by our last MTA), hops from
+    our own networks are internal; the first hop whose client is outside them
+    is the handover. An authenticated client is a submission to our side and
+    is the handover too. With no networks configured, private and loopback
+    addresses are ours (as SpamAssassin infers). None: the message never
+    came from outside (or the trail names no address at all).
+    """
+    ours = parse_networks(internal) + parse_networks(trusted)
+    infer = not ours
+    for index, relay in enumerate(relays):
+        if not relay.ip:
+            continue  # local pickup, LMTP, or unparsable: no client to judge
+        addr_is_ours = is_private(relay.ip) if infer else (
+            in_networks(relay.ip, ours) or ipaddress.ip_address(relay.ip).is_loopback)
+        # An authenticated client is a submission, wherever it connects from.
+        if relay.authenticated or not addr_is_ours:
+            return index
+    return None
+
+
+def format_chain(relays: list[Relay], handover: int | None) -> list[str]:
+    """One line per hop for the terminal explanation, the handover marked."""
+    lines = []
+    for index, relay in enumerate(relays):
+        mark = "=>" if index == handover else "  "
+        who = relay.ip or "?"
+        name = relay.rdns if relay.rdns else ("no rDNS" if relay.rdns == "" else "rDNS not recorded")
+        flags = ",".join(f for f, on in (("TLS", relay.tls), ("AUTH", relay.authenticated)) if on)
+        lines.append(f"{mark} [{index}] {who} ({name}) helo={relay.helo or '-'} by={relay.by or '-'}"
+                     f" {relay.protocol}{' ' + flags if flags else ''}"
+                     f"{'' if relay.parse_ok else ' UNPARSED'}")
+    return lines

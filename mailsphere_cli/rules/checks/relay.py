@@ -1,0 +1,154 @@
+"""Eval checks over the relay chain (ctx.relays, ctx.handover): rDNS and HELO of
+the connecting host, and signs of a forged or broken Received trail.
+
+Only the handover hop is judged for rDNS and HELO: our own MTA wrote that
+header, so it is the one record of the connection we can believe.
+"""
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+from typing import Any
+
+from mailsphere_cli.rules.checks import check
+
+CLOCK_SKEW = timedelta(hours=1)
+EVIDENCE_CHARS = 200
+
+
+def _hop(ctx: Any) -> Any:
+    if ctx.handover is None or not ctx.relays:
+        return None
+    return ctx.relays[ctx.handover]
+
+
+def _header(relay: Any) -> str:
+    text = f"Received: {relay.raw}"
+    return text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"
+
+
+def _as_ip(text: str) -> str:
+    text = text.strip().strip("[]")
+    if text.lower().startswith("ipv6:"):
+        text = text[5:]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return ""
+
+
+# -- reverse DNS ------------------------------------------------------------
+
+@check("rdns_missing", needs="perimeter")
+def rdns_missing(msg: Any, ctx: Any) -> str:
+    """No reverse DNS: recorded as unknown by our MTA, or (online) no PTR at all."""
+    hop = _hop(ctx)
+    if hop is None or not hop.ip or hop.authenticated:
+        return ""
+    fcrdns = ctx.auth.get("fcrdns") or {}
+    if hop.rdns == "" or (hop.rdns is None and fcrdns.get("result") == "none"):
+        return f"{hop.ip} has no reverse DNS ({_header(hop)})"
+    return ""
+
+
+@check("rdns_dynamic", needs="perimeter")
+def rdns_dynamic(msg: Any, ctx: Any) -> str:
+    from mailsphere_cli.perimeter.rdns import looks_dynamic
+    hop = _hop(ctx)
+    if hop is None or hop.authenticated:
+        return ""
+    return looks_dynamic(ctx.auth.get("rdns") or "", hop.ip)
+
+
+# -- HELO ---------------------------------------------------------------------
+
+def _own_names(ctx: Any) -> tuple[set[str], set[str]]:
+    """(our organisations' domains, the host names of our side of the trail)."""
+    domains = {d.lower() for org in (getattr(ctx.config, "orgs", None) or {}).values()
+               for d in getattr(org, "domains", ())}
+    hosts = {r.by for r in ctx.relays[: ctx.handover + 1] if r.by} if ctx.handover is not None else set()
+    return domains, hosts
+
+
+@check("helo_check", needs="perimeter")
+def helo_check(msg: Any, ctx: Any, kind: str) -> str:
+    hop = _hop(ctx)
+    if hop is None or not hop.helo or hop.authenticated:
+        return ""
+    helo = hop.helo.lower().rstrip(".")
+    literal = helo.startswith("[") and helo.endswith("]")
+    address = _as_ip(helo)
+    evidence = f"HELO {hop.helo} from {hop.ip}"
+    if kind == "bare_ip":
+        return f"{evidence}: an address without [brackets]" if address and not literal else ""
+    if kind == "ip_mismatch":
+        if address and hop.ip and address != _as_ip(hop.ip):
+            return f"{evidence}: names a different address"
+        return ""
+    if kind == "localhost":
+        return evidence if helo in ("localhost", "localhost.localdomain") or address.startswith("127.") else ""
+    if kind == "not_fqdn":
+        if address or helo in ("localhost", "localhost.localdomain"):
+            return ""
+        return f"{evidence}: not a fully qualified name" if "." not in helo.strip(".") else ""
+    if kind == "own_domain":
+        domains, hosts = _own_names(ctx)
+        if helo in hosts:
+            return f"{evidence}: claims to be our own host {helo}"
+        for domain in domains:
+            if helo == domain or helo.endswith("." + domain):
+                authorised = (ctx.auth.get("spoofing") is None and _authorised(ctx, hop.ip, domain))
+                return "" if authorised else f"{evidence}: claims our domain {domain}"
+        return ""
+    raise ValueError(f"unknown helo_check kind {kind!r}")
+
+
+def _authorised(ctx: Any, ip: str, domain: str) -> bool:
+    from mailsphere_cli.perimeter.received import in_networks, parse_networks
+    for org in (getattr(ctx.config, "orgs", None) or {}).values():
+        if domain in getattr(org, "domains", ()):
+            return in_networks(ip, parse_networks(getattr(org, "authorised_ips", ()) or ()))
+    return False
+
+
+# -- the trail itself ------------------------------------------------------------
+
+@check("rcvd_check", needs="perimeter")
+def rcvd_check(msg: Any, ctx: Any, kind: str) -> str:
+    from mailsphere_cli.perimeter.received import is_illegal, is_private
+    relays = ctx.relays
+    if kind == "none":
+        return "" if relays else "the message has no Received header"
+    if kind == "time_disorder":
+        dated = [r for r in relays if r.timestamp is not None]
+        for newer, older in zip(dated, dated[1:]):
+            try:
+                late = older.timestamp - newer.timestamp
+            except TypeError:
+                continue
+            if late > CLOCK_SKEW:
+                return f"an earlier hop is dated {late} after a later one: {_header(older)}"
+        return ""
+    if kind == "unparseable":
+        bad = [r for r in relays if not r.parse_ok]
+        return f"{len(bad)} unparseable: {_header(bad[0])}" if bad else ""
+    if kind == "illegal_ip":
+        bad = [r for r in relays if r.ip and is_illegal(r.ip)]
+        return f"{bad[0].ip} cannot send mail: {_header(bad[0])}" if bad else ""
+    if kind == "private_handover":
+        hop = _hop(ctx)
+        if hop is not None and is_private(hop.ip) and not hop.authenticated:
+            return f"outside client at private address {hop.ip}: {_header(hop)}"
+        return ""
+    if kind == "forged_ours":
+        if ctx.handover is None:
+            return ""
+        _, hosts = _own_names(ctx)
+        for relay in relays[ctx.handover + 1:]:
+            if relay.by and relay.by in hosts:
+                return f"a hop before the handover claims our host {relay.by}: {_header(relay)}"
+        return ""
+    if kind == "authenticated":
+        hop = _hop(ctx)
+        return f"authenticated submission from {hop.ip}: {_header(hop)}" if hop and hop.authenticated else ""
+    raise ValueError(f"unknown rcvd_check kind {kind!r}")
