@@ -1,0 +1,75 @@
+"""HTML seen the way a reader sees it, with selectolax (Lexbor): parsed once per message."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from selectolax.lexbor import LexborHTMLParser
+
+from mailsphere_cli.urls import normalise_url
+
+_CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)""", re.I)
+_LINK_ATTRS = (("a", "href"), ("area", "href"), ("img", "src"), ("form", "action"),
+               ("iframe", "src"), ("frame", "src"), ("link", "href"), ("script", "src"),
+               ("embed", "src"), ("object", "data"), ("input", "src"), ("base", "href"),
+               ("meta", "content"))
+_MAX_HTML = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    href: str
+    text: str
+
+
+class HtmlDocument:
+    def __init__(self, source: str):
+        self.source = source[:_MAX_HTML]
+        self.tree = LexborHTMLParser(self.source) if self.source else None
+
+    @cached_property
+    def text(self) -> str:
+        if self.tree is None:
+            return ""
+        tree = LexborHTMLParser(self.source)  # strip_tags mutates: keep self.tree intact
+        tree.strip_tags(["script", "style", "head", "noscript", "template"])
+        root = tree.body or tree.root
+        if root is None:
+            return ""
+        return re.sub(r"[ \t\r\f\v]+", " ", root.text(separator=" ")).strip()
+
+    @cached_property
+    def anchors(self) -> list[Anchor]:
+        if self.tree is None:
+            return []
+        out = []
+        for node in self.tree.css("a[href]")[:2000]:
+            href = (node.attributes.get("href") or "").strip()
+            out.append(Anchor(href, node.text(deep=True, separator=" ").strip()))
+        return out
+
+    @cached_property
+    def urls(self) -> list[str]:
+        if self.tree is None:
+            return []
+        found: list[str] = []
+        for tag, attr in _LINK_ATTRS:
+            for node in self.tree.css(f"{tag}[{attr}]")[:2000]:
+                value = (node.attributes.get(attr) or "").strip()
+                if tag == "meta":
+                    match = re.search(r"url\s*=\s*['\"]?([^'\";\s]+)", value, re.I)
+                    if not match:
+                        continue
+                    value = match.group(1)
+                url = normalise_url(value)
+                if url:
+                    found.append(url)
+        for match in _CSS_URL.finditer(self.source[:_MAX_HTML]):
+            url = normalise_url(match.group(1))
+            if url:
+                found.append(url)
+        return found
+
+    def count(self, selector: str) -> int:
+        return len(self.tree.css(selector)) if self.tree is not None else 0

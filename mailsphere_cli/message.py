@@ -1,0 +1,424 @@
+"""Parse a message once; every view of it is computed on first use and cached.
+
+`email` with `policy.compat32` is used on purpose: on the shared corpus it
+parses about four times faster than `policy.default` and never raises on the
+broken headers that `policy.default` turns into exceptions at access time.
+Decoding (RFC 2047 words, charsets, transfer encodings) is done here, leniently.
+"""
+from __future__ import annotations
+
+import binascii
+import codecs
+import email.header
+import email.utils
+import quopri
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
+from functools import cached_property
+
+from mailsphere_cli.verdict import Hit
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_size: int = 25 * 1024 * 1024
+    max_depth: int = 20
+    max_parts: int = 500
+    max_headers: int = 1000
+    max_header_length: int = 64 * 1024
+    # Text handed to the regex rules; past this the rest is not matched.
+    max_text: int = 512 * 1024
+
+
+DEFAULT_LIMITS = Limits()
+
+_PARSER = BytesParser(policy=policy.compat32)
+_FROM_LINE = re.compile(rb"\A(?:>?From [^\n]*\n)+")
+_WS = re.compile(r"\s+")
+_NOT_B64 = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+@dataclass(slots=True)
+class MimePart:
+    path: str
+    content_type: str
+    filenames: tuple[str, ...]
+    disposition: str
+    charset: str
+    cte: str
+    payload: bytes
+    raw_payload: bytes
+    depth: int
+    defects: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.payload)
+
+    @property
+    def is_text(self) -> bool:
+        return self.content_type in ("text/plain", "text/html") and self.disposition != "attachment" \
+            and not self.filenames
+
+    def text(self) -> str:
+        return decode_bytes(self.payload, self.charset)
+
+
+def decode_bytes(data: bytes, charset: str) -> str:
+    """Decode with the declared charset when it exists, else UTF-8, never raising."""
+    name = (charset or "").strip().strip('"').lower()
+    if name:
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            name = ""
+    if not name or name in ("us-ascii", "ascii"):
+        name = "utf-8"
+    try:
+        return data.decode(name)
+    except (UnicodeDecodeError, LookupError, ValueError):
+        # Mislabelled text is usually Windows-1252 or UTF-8.
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("cp1252", "replace")
+
+
+def _unescape(value: str) -> str:
+    """Header text from compat32 carries raw 8-bit bytes as surrogates."""
+    try:
+        raw = value.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return value
+    return decode_bytes(raw, "utf-8")
+
+
+def decode_header_value(value: str | email.header.Header | None) -> str:
+    """RFC 2047 decode, tolerating broken words and unknown charsets."""
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header):
+        value = str(value)
+    value = _unescape(value)
+    if "=?" not in value:
+        return _WS.sub(" ", value).strip()
+    try:
+        chunks = email.header.decode_header(value)
+    except Exception:  # noqa: BLE001 - a broken word must not stop the message
+        return _WS.sub(" ", value).strip()
+    out = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes):
+            out.append(decode_bytes(chunk, charset or "utf-8"))
+        else:
+            out.append(chunk)
+    return _WS.sub(" ", "".join(out)).strip()
+
+
+def _transfer_decode(raw: bytes, cte: str, defects: list[str], limit: int) -> bytes:
+    if cte == "base64":
+        # Lenient like a mail client: ignore junk characters and stray padding.
+        compact = _NOT_B64.sub(b"", raw[: limit * 4 // 3 + 8])
+        if len(compact) % 4 == 1:
+            defects.append("bad base64 length")
+            compact = compact[:-1]
+        try:
+            return binascii.a2b_base64(compact + b"=" * (-len(compact) % 4))[:limit]
+        except (binascii.Error, ValueError):
+            defects.append("bad base64")
+            return raw[:limit]
+    if cte == "quoted-printable":
+        try:
+            return quopri.decodestring(raw[: limit * 3])[:limit]
+        except (ValueError, binascii.Error):
+            defects.append("bad quoted-printable")
+            return raw[:limit]
+    if cte in ("x-uuencode", "uuencode", "x-uue"):
+        return _uudecode(raw, defects)[:limit]
+    return raw[:limit]
+
+
+def _uudecode(raw: bytes, defects: list[str]) -> bytes:
+    out = bytearray()
+    for line in raw.splitlines():
+        if line.startswith((b"begin ", b"end")) or not line.strip():
+            continue
+        try:
+            out += binascii.a2b_uu(line)
+        except binascii.Error:
+            defects.append("bad uuencode line")
+            break
+    return bytes(out)
+
+
+def _filenames(part: Message) -> tuple[str, ...]:
+    names: list[str] = []
+    for getter in (lambda: part.get_filename(), lambda: part.get_param("name")):
+        try:
+            value = getter()
+        except Exception:  # noqa: BLE001 - RFC 2231 damage
+            continue
+        if isinstance(value, tuple):  # undecodable RFC 2231 triple
+            value = email.utils.collapse_rfc2231_value(value, errors="replace")
+        if value:
+            name = decode_header_value(str(value))
+            if name and name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+class ParsedMessage:
+    """One message, parsed once. Limits produce `limit_hits` instead of exceptions."""
+
+    def __init__(self, raw: bytes, limits: Limits = DEFAULT_LIMITS):
+        self.size = len(raw)
+        self.limits = limits
+        self.limit_hits: list[Hit] = []
+        self.defects: list[str] = []
+        match = _FROM_LINE.match(raw)
+        if match:
+            raw = raw[match.end():]
+        if len(raw) > limits.max_size:
+            self.limit_hits.append(Hit("MSG_TOO_LARGE", f"{self.size} bytes, scanned the first "
+                                                        f"{limits.max_size}"))
+            raw = raw[: limits.max_size]
+        self.raw = raw
+        try:
+            self._msg = _PARSER.parsebytes(raw)
+        except RecursionError:
+            self.limit_hits.append(Hit("MIME_TOO_DEEP", "MIME nesting too deep to parse"))
+            head = raw.split(b"\n\n", 1)[0]
+            self._msg = _PARSER.parsebytes(head + b"\n\n", headersonly=True)
+        self.defects.extend(type(d).__name__ for d in getattr(self._msg, "defects", []))
+        items = self._msg._headers  # compat32 keeps (name, value) pairs in order
+        if len(items) > limits.max_headers:
+            self.limit_hits.append(Hit("HEADERS_TOO_MANY", f"{len(items)} header fields, "
+                                                           f"kept {limits.max_headers}"))
+            items = items[: limits.max_headers]
+        headers: list[tuple[str, str]] = []
+        too_long = False
+        for name, value in items:
+            if not isinstance(value, str):
+                value = str(value)
+            if len(value) > limits.max_header_length:
+                too_long = True
+                value = value[: limits.max_header_length]
+            headers.append((str(name), value.replace("\r", "").replace("\n", "")))
+        if too_long:
+            self.limit_hits.append(Hit("HEADER_TOO_LONG", f"a header field is over "
+                                                          f"{limits.max_header_length} bytes"))
+        self.raw_headers = headers
+        self._index: dict[str, list[str]] = {}
+        for name, value in headers:
+            self._index.setdefault(name.lower(), []).append(value)
+
+    # -- headers ---------------------------------------------------------
+    def header(self, name: str) -> str | None:
+        values = self._index.get(name.lower())
+        return decode_header_value(values[0]) if values else None
+
+    def headers(self, name: str) -> list[str]:
+        return [decode_header_value(v) for v in self._index.get(name.lower(), [])]
+
+    def raw_header(self, name: str) -> str | None:
+        values = self._index.get(name.lower())
+        return values[0] if values else None
+
+    def has_header(self, name: str) -> bool:
+        return name.lower() in self._index
+
+    @cached_property
+    def subject(self) -> str:
+        return self.header("Subject") or ""
+
+    @cached_property
+    def _from(self) -> tuple[str, str]:
+        return _first_address(self.header("From") or "")
+
+    @property
+    def from_name(self) -> str:
+        return self._from[0]
+
+    @property
+    def from_addr(self) -> str:
+        return self._from[1]
+
+    @cached_property
+    def from_domain(self) -> str:
+        return domain_of(self.from_addr)
+
+    @cached_property
+    def reply_to(self) -> str:
+        return _first_address(self.header("Reply-To") or "")[1]
+
+    @cached_property
+    def return_path(self) -> str:
+        return _first_address(self.header("Return-Path") or "")[1]
+
+    @cached_property
+    def to_addrs(self) -> list[str]:
+        found: list[str] = []
+        for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To"):
+            for value in self.headers(name):
+                for _, addr in _addresses(value):
+                    if addr and addr not in found:
+                        found.append(addr)
+        return found
+
+    @cached_property
+    def message_id(self) -> str:
+        return (self.header("Message-ID") or "").strip()
+
+    @cached_property
+    def date(self) -> datetime | None:
+        value = self.header("Date")
+        if not value:
+            return None
+        try:
+            return email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+
+    # -- MIME ------------------------------------------------------------
+    @cached_property
+    def parts(self) -> list[MimePart]:
+        limits = self.limits
+        leaves: list[MimePart] = []
+        stack: list[tuple[Message, str, int]] = [(self._msg, "1", 0)]
+        seen = 0
+        while stack:
+            node, path, depth = stack.pop()
+            seen += 1
+            if seen > limits.max_parts:
+                self.limit_hits.append(Hit("MIME_TOO_MANY_PARTS",
+                                           f"more than {limits.max_parts} MIME parts"))
+                break
+            if depth > limits.max_depth:
+                self.limit_hits.append(Hit("MIME_TOO_DEEP", f"MIME depth over {limits.max_depth} "
+                                                            f"at part {path}"))
+                continue
+            payload = node.get_payload() if not isinstance(node, str) else node
+            if node.is_multipart() and isinstance(payload, list):
+                children = [(child, f"{path}.{i}", depth + 1)
+                            for i, child in enumerate(payload, 1) if isinstance(child, Message)]
+                stack.extend(reversed(children))
+                continue
+            leaves.append(self._leaf(node, path, depth))
+        return leaves
+
+    def _leaf(self, node: Message, path: str, depth: int) -> MimePart:
+        defects = [type(d).__name__ for d in getattr(node, "defects", [])]
+        try:
+            ctype = node.get_content_type()
+        except Exception:  # noqa: BLE001
+            ctype = "text/plain"
+        cte = str(node.get("Content-Transfer-Encoding", "") or "").strip().lower()
+        raw = node.get_payload()
+        if not isinstance(raw, str):
+            raw = ""
+        raw_bytes = raw.encode("ascii", "surrogateescape") if raw else b""
+        payload = _transfer_decode(raw_bytes, cte, defects, self.limits.max_size)
+        try:
+            charset = node.get_content_charset() or ""
+        except Exception:  # noqa: BLE001
+            charset = ""
+        disposition = (node.get_content_disposition() or "") if hasattr(
+            node, "get_content_disposition") else ""
+        return MimePart(path=path, content_type=ctype, filenames=_filenames(node),
+                        disposition=disposition, charset=charset, cte=cte, payload=payload,
+                        raw_payload=raw_bytes, depth=depth, defects=defects)
+
+    @cached_property
+    def attachments(self) -> list[MimePart]:
+        return [p for p in self.parts if not p.is_text]
+
+    @cached_property
+    def text_parts(self) -> list[MimePart]:
+        return [p for p in self.parts if p.is_text and p.content_type == "text/plain"]
+
+    @cached_property
+    def html_parts(self) -> list[MimePart]:
+        return [p for p in self.parts if p.is_text and p.content_type == "text/html"]
+
+    @cached_property
+    def text(self) -> str:
+        return "\n".join(p.text() for p in self.text_parts)[: self.limits.max_text]
+
+    @cached_property
+    def html(self) -> str:
+        return "\n".join(p.text() for p in self.html_parts)[: self.limits.max_text]
+
+    @cached_property
+    def html_doc(self):
+        from mailsphere_cli.html import HtmlDocument
+        return HtmlDocument(self.html)
+
+    @cached_property
+    def html_text(self) -> str:
+        return self.html_doc.text if self.html else ""
+
+    @cached_property
+    def body(self) -> str:
+        """What a reader sees: the subject, plain text and rendered HTML."""
+        pieces = [self.subject, self.text]
+        if self.html and (not self.text or len(self.text.strip()) < 20):
+            pieces.append(self.html_text)
+        elif self.html:
+            pieces.append(self.html_text)
+        return "\n".join(pieces)[: self.limits.max_text]
+
+    @cached_property
+    def urls(self) -> list[str]:
+        from mailsphere_cli.urls import extract_urls
+        found = extract_urls(self.text)
+        if self.html:
+            found.extend(self.html_doc.urls)
+            found.extend(extract_urls(self.html_text))
+        seen: dict[str, None] = {}
+        for url in found:
+            seen.setdefault(url, None)
+        return list(seen)[:2000]
+
+    @cached_property
+    def raw_text(self) -> str:
+        """The whole message as text, for `full` rules (bounded)."""
+        return self.raw[: self.limits.max_text].decode("latin-1")
+
+    @cached_property
+    def header_block(self) -> str:
+        return "\n".join(f"{n}: {decode_header_value(v)}" for n, v in self.raw_headers)
+
+
+_ANGLE = re.compile(r"<([^<>\s]*@[^<>\s]*)>")
+
+
+def _addresses(value: str) -> list[tuple[str, str]]:
+    try:
+        pairs = email.utils.getaddresses([value])
+    except Exception:  # noqa: BLE001
+        pairs = []
+    out = []
+    for name, addr in pairs:
+        addr = addr.strip().strip("<>").lower()
+        out.append((name.strip(), addr if "@" in addr else ""))
+    if not any(a for _, a in out):
+        match = _ANGLE.search(value)
+        if match:
+            out.append(("", match.group(1).lower()))
+    return out
+
+
+def _first_address(value: str) -> tuple[str, str]:
+    pairs = _addresses(value)
+    for name, addr in pairs:
+        if addr:
+            return name, addr
+    return (pairs[0][0] if pairs else value.strip()), ""
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].strip(".>").lower() if "@" in address else ""

@@ -1,0 +1,155 @@
+"""The journey of one message, in order. Adding a stage is one line in STAGES.
+
+    parse -> perimeter -> attachments -> lists -> rules -> classifier -> decisions -> verdict
+
+Every stage runs, collects its hits and records its time; none stops the others,
+except that content already judged malicious skips scoring (its evidence stays),
+and a sender proven to be on a whitelist skips the scoring stages.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from mailsphere_cli.context import Context
+from mailsphere_cli.message import Limits, ParsedMessage
+from mailsphere_cli.verdict import Action, Hit, ScoredHit, Verdict
+
+if TYPE_CHECKING:
+    from mailsphere_cli.config import Config
+    from mailsphere_cli.sources import RawMessage
+
+# (name, module with run(msg, ctx)); parse and verdict frame them.
+STAGES: tuple[tuple[str, str], ...] = (
+    ("perimeter", "mailsphere_cli.perimeter.stage"),
+    ("attachments", "mailsphere_cli.attachments.stage"),
+    ("lists", "mailsphere_cli.lists"),
+    ("rules", "mailsphere_cli.rules.engine"),
+    ("classifier", "mailsphere_cli.classifier"),
+    ("decisions", "mailsphere_cli.decide"),
+)
+STAGE_NAMES = ("parse",) + tuple(name for name, _ in STAGES) + ("verdict",)
+SCORING_STAGES = ("rules", "classifier", "decisions")
+
+
+def load_stage(module: str) -> ModuleType | str:
+    """The stage module, or the reason it cannot run in this build."""
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        return f"not available in this build ({exc.name})"
+    if not hasattr(loaded, "run"):
+        return "not available in this build (no run())"
+    return loaded
+
+
+class Pipeline:
+    """Built once per worker: config, compiled rules and per-worker services."""
+
+    def __init__(self, config: "Config", services: dict[str, Any], *, offline: bool,
+                 skip: tuple[str, ...] = (), limits: Limits | None = None):
+        self.config = config
+        self.services = services
+        self.offline = offline
+        self.skip = set(skip)
+        self.limits = limits or Limits(max_size=config.scan.max_size)
+        self.stages = [(name, load_stage(module)) for name, module in STAGES]
+
+    def threshold_for(self, ctx: Context) -> float:
+        return ctx.org.threshold if ctx.org else self.config.scan.threshold
+
+    def run(self, raw: "RawMessage") -> Verdict:
+        started = time.perf_counter()
+        msg = ParsedMessage(raw.data, self.limits)
+        ctx = Context(msg=msg, config=self.config, offline=self.offline, services=self.services)
+        ctx.timings_ms["parse"] = (time.perf_counter() - started) * 1000
+        ctx.org = self.config.org_for_any(msg.to_addrs) or self.config.org_for(msg.from_addr)
+        if raw.truncated:
+            msg.limit_hits.append(Hit("MSG_TOO_LARGE", f"{raw.size} bytes, scanned the first "
+                                                       f"{len(raw.data)}"))
+        for name, stage in self.stages:
+            reason = self._why_not(name, stage, ctx)
+            if reason:
+                ctx.skip(name, reason)
+                continue
+            began = time.perf_counter()
+            try:
+                stage.run(msg, ctx)  # type: ignore[union-attr]
+            except Exception as exc:  # noqa: BLE001 - a failing stage is an error, not a crash
+                ctx.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            ctx.timings_ms[name] = (time.perf_counter() - began) * 1000
+        return build_verdict(raw, ctx, self.threshold_for(ctx), self.services["rules"].pack,
+                             started)
+
+    def _why_not(self, name: str, stage: ModuleType | str, ctx: Context) -> str:
+        if name in self.skip:
+            return "skipped on request (--skip)"
+        if isinstance(stage, str):
+            return stage
+        if name in SCORING_STAGES or name == "lists":
+            malicious = [f for f in ctx.forced if f.action is Action.MALICIOUS]
+            if malicious:
+                return f"content judged malicious by {malicious[0].stage}"
+        if name in SCORING_STAGES and ctx.listed.get("whitelisted"):
+            return f"sender whitelisted and authenticated ({ctx.listed.get('entry', '')})"
+        return ""
+
+
+def _scored_hits(ctx: Context, pack: Any) -> list[ScoredHit]:
+    merged: dict[str, list[str]] = {}
+    for hit in ctx.hits:
+        evidence = merged.setdefault(hit.rule, [])
+        if hit.evidence and hit.evidence not in evidence and len(evidence) < 3:
+            evidence.append(hit.evidence)
+    scored = []
+    for rule_id, evidence in merged.items():
+        rule = pack.rules.get(rule_id)
+        score = rule.score if rule else 0.0
+        if rule_id in ctx.removed:
+            score = 0.0
+        scored.append(ScoredHit(rule_id, score, rule.group if rule else "other",
+                                "; ".join(evidence), rule.description if rule else ""))
+    scored.sort(key=lambda h: (-abs(h.score), h.rule))
+    return scored
+
+
+def current_score(ctx: Context, pack: Any) -> float:
+    return sum(h.score for h in _scored_hits(ctx, pack)) + ctx.score_adjust
+
+
+def build_verdict(raw: "RawMessage", ctx: Context, threshold: float, pack: Any,
+                  started: float) -> Verdict:
+    began = time.perf_counter()
+    msg = ctx.msg
+    hits = _scored_hits(ctx, pack)
+    score = sum(h.score for h in hits) + ctx.score_adjust
+    if ctx.forced:
+        strongest = max(ctx.forced, key=lambda f: f.action.severity)
+        action, decided_by = strongest.action, strongest.stage
+    elif ctx.listed.get("blacklisted"):
+        action, decided_by = Action.SPAM, "lists"
+    elif ctx.listed.get("whitelisted"):
+        action, decided_by = Action.DELIVER, "lists"
+    else:
+        action = Action.SPAM if score > threshold else Action.DELIVER
+        decided_by = "rules"
+    ctx.timings_ms["verdict"] = (time.perf_counter() - began) * 1000
+    return Verdict(
+        id=raw.id, source=raw.origin, sender=msg.from_addr, recipients=tuple(msg.to_addrs),
+        subject=msg.subject[:500], score=score, threshold=threshold, action=action,
+        decided_by=decided_by, hits=tuple(hits), auth=dict(ctx.auth),
+        attachments=tuple(ctx.attachments), skipped=tuple(ctx.skipped),
+        errors=tuple(ctx.errors), timings_ms=dict(ctx.timings_ms),
+        elapsed_ms=(time.perf_counter() - started) * 1000, size=raw.size,
+        org=ctx.org.name if ctx.org else None, decisions=tuple(ctx.decisions),
+        date=msg.date.isoformat() if msg.date else "")
+
+
+def error_verdict(raw: "RawMessage", error: str, elapsed_ms: float = 0.0,
+                  threshold: float = 5.0) -> Verdict:
+    """For a message that could not be analysed: recorded, left where it was."""
+    return Verdict(id=raw.id, source=raw.origin, sender="", recipients=(), subject="",
+                   score=0.0, threshold=threshold, action=Action.ERROR, decided_by="error",
+                   errors=(error,), elapsed_ms=elapsed_ms, size=raw.size)

@@ -1,0 +1,1 @@
+"""The rule engine: rules are data under rules/, code checks are named by `eval`."""

@@ -1,0 +1,57 @@
+"""Registry of code checks that `eval` rules name.
+
+A check is a function `fn(msg, ctx, **args)` returning evidence when it fires:
+a non-empty string (or True, which becomes the rule's description), and a
+falsy value when it does not. It reads the parsed message and the context and
+changes neither. Checks that need the network are declared so, and in offline
+mode the engine lists them under `skipped` instead of calling them.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, Callable
+
+CheckFn = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    fn: CheckFn
+    network: bool = False
+    needs: str = ""  # stage whose results the check reads, e.g. "perimeter"
+
+
+CHECKS: dict[str, Check] = {}
+
+
+class DuplicateCheck(Exception):
+    pass
+
+
+def check(name: str, *, network: bool = False, needs: str = "") -> Callable[[CheckFn], CheckFn]:
+    """Register `fn` as the eval function `name`. Registering a name twice fails loudly."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        if name in CHECKS and CHECKS[name].fn is not fn:
+            raise DuplicateCheck(f"eval function {name!r} is registered twice "
+                                 f"({CHECKS[name].fn.__module__} and {fn.__module__})")
+        CHECKS[name] = Check(name, fn, network, needs)
+        return fn
+
+    return register
+
+
+_loaded = False
+
+
+def load_all() -> dict[str, Check]:
+    """Import every module of this package once, so their checks register."""
+    global _loaded
+    if not _loaded:
+        for info in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{info.name}")
+        _loaded = True
+    return CHECKS

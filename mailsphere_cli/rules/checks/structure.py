@@ -1,0 +1,36 @@
+"""Checks on the shape of the message: parser limits, defects, missing headers."""
+from __future__ import annotations
+
+from mailsphere_cli.rules.checks import check
+
+
+@check("parse_limit")
+def parse_limit(msg, ctx, limit: str) -> str | None:
+    """A limit the parser hit (size, MIME depth, part count, header count/length)."""
+    msg.parts  # walking the tree is what finds depth and part-count limits
+    for hit in msg.limit_hits:
+        if hit.rule == limit:
+            return hit.evidence
+    return None
+
+
+@check("header_missing")
+def header_missing(msg, ctx, name: str) -> str | None:
+    return None if msg.has_header(name) else f"no {name} header"
+
+
+@check("header_count_over")
+def header_count_over(msg, ctx, name: str, count: int) -> str | None:
+    found = len(msg.headers(name))
+    return f"{found} {name} headers" if found > count else None
+
+
+@check("mime_defect")
+def mime_defect(msg, ctx, defect: str = "") -> str | None:
+    defects = list(msg.defects)
+    for part in msg.parts:
+        defects.extend(part.defects)
+    for found in defects:
+        if not defect or defect.lower() in found.lower():
+            return found
+    return None

@@ -1,0 +1,232 @@
+"""The small expression language of meta rules and decision tables.
+
+    SPF_FAIL && FROM_FREEMAIL && !DKIM_VALID
+    (URI_SHORTENER + URI_IP_LITERAL + HTML_FORM) >= 2
+    group:url >= 3
+    auth.dmarc == "fail" & auth.dmarc_policy == "reject"
+    score > 12
+
+A rule id is 1 when it hit and 0 when it did not; `group:NAME` counts the hits
+of a group; `auth.KEY` reads the authentication record (dotted keys descend);
+`score` is the total before decisions. `&`/`&&`, `|`/`||`, `!`, `+`, `-`,
+comparisons and parentheses, with the usual precedence.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+_TOKEN = re.compile(r"""
+    \s*(?:
+      (?P<num>\d+(?:\.\d+)?)
+    | (?P<str>"[^"]*"|'[^']*')
+    | (?P<name>(?:group|tag):[A-Za-z0-9_.-]+|auth(?:\.[A-Za-z0-9_]+)+|[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<op>&&|\|\||==|!=|>=|<=|[&|!()+\-<>])
+    )""", re.X)
+
+
+class ExprError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Node:
+    op: str
+    args: tuple[Any, ...]
+
+
+def tokenize(text: str) -> list[tuple[str, str]]:
+    tokens, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise ExprError(f"cannot read {text[pos:pos + 20]!r} at position {pos}")
+        kind = match.lastgroup
+        value = match.group(kind)
+        if kind == "op":
+            value = {"&&": "&", "||": "|"}.get(value, value)
+        tokens.append((kind, value))
+        pos = match.end()
+    return tokens
+
+
+class _Parser:
+    # precedence, loosest first: | & comparison +- unary
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = tokenize(text)
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        token = self.peek()
+        if token is None or (value is not None and token[1] != value):
+            raise ExprError(f"expected {value or 'more'} in {self.text!r}")
+        self.pos += 1
+        return token
+
+    def parse(self) -> Node:
+        node = self.parse_or()
+        if self.peek() is not None:
+            raise ExprError(f"unexpected {self.peek()[1]!r} in {self.text!r}")
+        return node
+
+    def parse_or(self) -> Node:
+        node = self.parse_and()
+        while self.peek() == ("op", "|"):
+            self.take()
+            node = Node("|", (node, self.parse_and()))
+        return node
+
+    def parse_and(self) -> Node:
+        node = self.parse_cmp()
+        while self.peek() == ("op", "&"):
+            self.take()
+            node = Node("&", (node, self.parse_cmp()))
+        return node
+
+    def parse_cmp(self) -> Node:
+        node = self.parse_sum()
+        token = self.peek()
+        if token and token[1] in ("==", "!=", ">=", "<=", ">", "<"):
+            self.take()
+            node = Node(token[1], (node, self.parse_sum()))
+        return node
+
+    def parse_sum(self) -> Node:
+        node = self.parse_unary()
+        while self.peek() in (("op", "+"), ("op", "-")):
+            op = self.take()[1]
+            node = Node(op, (node, self.parse_unary()))
+        return node
+
+    def parse_unary(self) -> Node:
+        token = self.peek()
+        if token == ("op", "!"):
+            self.take()
+            return Node("!", (self.parse_unary(),))
+        if token == ("op", "-"):
+            self.take()
+            return Node("neg", (self.parse_unary(),))
+        if token == ("op", "("):
+            self.take()
+            node = self.parse_or()
+            self.take(")")
+            return node
+        if token is None:
+            raise ExprError(f"expression ends too early: {self.text!r}")
+        kind, value = self.take()
+        if kind == "num":
+            return Node("num", (float(value),))
+        if kind == "str":
+            return Node("str", (value[1:-1],))
+        if kind == "name":
+            if value.startswith("group:"):
+                return Node("group", (value[6:],))
+            if value.startswith("tag:"):
+                return Node("tag", (value[4:],))
+            if value.startswith("auth."):
+                return Node("auth", tuple(value.split(".")[1:]))
+            if value == "score":
+                return Node("score", ())
+            if value in ("true", "false"):
+                return Node("num", (1.0 if value == "true" else 0.0,))
+            return Node("rule", (value,))
+        raise ExprError(f"unexpected {value!r} in {self.text!r}")
+
+
+def parse(text: str) -> Node:
+    if not isinstance(text, str) or not text.strip():
+        raise ExprError("empty expression")
+    return _Parser(text).parse()
+
+
+def references(node: Node) -> set[str]:
+    """Rule ids an expression reads."""
+    if node.op == "rule":
+        return {node.args[0]}
+    found: set[str] = set()
+    for arg in node.args:
+        if isinstance(arg, Node):
+            found |= references(arg)
+    return found
+
+
+def groups(node: Node) -> set[str]:
+    if node.op == "group":
+        return {node.args[0]}
+    found: set[str] = set()
+    for arg in node.args:
+        if isinstance(arg, Node):
+            found |= groups(arg)
+    return found
+
+
+@dataclass
+class Env:
+    """What an expression can see."""
+
+    hits: set[str]
+    group_counts: dict[str, int]
+    tag_counts: dict[str, int]
+    auth: dict[str, Any]
+    score: float = 0.0
+
+
+def _truthy(value: Any) -> bool:
+    return bool(value) and value != "none"
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+    ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b, "<": lambda a, b: a < b,
+}
+
+
+def evaluate(node: Node, env: Env) -> Any:
+    op, args = node.op, node.args
+    if op == "rule":
+        return 1 if args[0] in env.hits else 0
+    if op == "num" or op == "str":
+        return args[0]
+    if op == "group":
+        return env.group_counts.get(args[0], 0)
+    if op == "tag":
+        return env.tag_counts.get(args[0], 0)
+    if op == "score":
+        return env.score
+    if op == "auth":
+        value: Any = env.auth
+        for key in args:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, bool):
+            return 1 if value else 0
+        return value if value is not None else ""
+    if op == "!":
+        return 0 if _truthy(evaluate(args[0], env)) else 1
+    if op == "neg":
+        return -_number(evaluate(args[0], env))
+    if op == "&":
+        return 1 if _truthy(evaluate(args[0], env)) and _truthy(evaluate(args[1], env)) else 0
+    if op == "|":
+        return 1 if _truthy(evaluate(args[0], env)) or _truthy(evaluate(args[1], env)) else 0
+    if op in ("+", "-"):
+        a, b = _number(evaluate(args[0], env)), _number(evaluate(args[1], env))
+        return a + b if op == "+" else a - b
+    left, right = evaluate(args[0], env), evaluate(args[1], env)
+    if isinstance(left, str) or isinstance(right, str):
+        left, right = str(left), str(right)
+        if op not in ("==", "!="):
+            raise ExprError(f"{op} compares numbers, not text")
+    return 1 if _COMPARE[op](left, right) else 0
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    return 1.0 if _truthy(value) else 0.0

@@ -1,0 +1,217 @@
+"""A scan run: read sources, analyse in workers, record, quarantine, report progress.
+
+Only this (parent) process writes the database and the quarantine. Messages
+already recorded for the same rule pack are not analysed again; their stored
+verdict is reported as it was.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from mailsphere_cli.sources import Item, RawMessage, SourceProblem, iter_sources
+from mailsphere_cli.store.db import Store
+from mailsphere_cli.store.move import MoveLog
+from mailsphere_cli.store.quarantine import Quarantine
+from mailsphere_cli.verdict import Action, Verdict
+from mailsphere_cli.workers import Settings, Workers
+
+QUARANTINED = (Action.SPAM, Action.MALICIOUS)
+
+
+@dataclass
+class ScanOptions:
+    paths: list[str]
+    data_dir: Path
+    fmt: str = "auto"
+    workers: int | None = None
+    rescan: bool = False
+    resume: bool = False
+    move: bool = False
+    quarantine: bool = True
+
+
+@dataclass
+class ScanSummary:
+    run_id: int = 0
+    rulepack: str = ""
+    actions: Counter = field(default_factory=Counter)
+    rules: Counter = field(default_factory=Counter)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    scanned: int = 0
+    already_recorded: int = 0
+    quarantined: int = 0
+    moved: int = 0
+    move_failures: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    interrupted: bool = False
+    bytes: int = 0
+
+    @property
+    def messages(self) -> int:
+        return self.scanned + self.already_recorded
+
+    @property
+    def rate(self) -> float:
+        return self.scanned / self.elapsed if self.elapsed > 0 else 0.0
+
+    def counts(self) -> dict[str, object]:
+        return {"actions": dict(self.actions), "scanned": self.scanned,
+                "already_recorded": self.already_recorded,
+                "skipped_files": sum(1 for p in self.problems if p[1] == "skipped"),
+                "unreadable_files": sum(1 for p in self.problems if p[1] == "error"),
+                "quarantined": self.quarantined, "moved": self.moved,
+                "elapsed_s": round(self.elapsed, 3), "messages_per_s": round(self.rate, 1)}
+
+
+VerdictSink = Callable[[dict], None]
+ProgressSink = Callable[[int, int], None]  # messages done, bytes done
+
+
+def verdict_from_record(record: dict) -> dict:
+    return record
+
+
+def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSink | None = None,
+             on_progress: ProgressSink | None = None, stdin=None) -> ScanSummary:
+    store = Store(options.data_dir)
+    workers = Workers(settings, options.workers)
+    summary = ScanSummary()
+    started = time.perf_counter()
+    try:
+        workers.start()
+        pack_version = _pack_version(settings)
+        summary.rulepack = pack_version
+        run_id = store.resumable_run(options.paths, pack_version) if options.resume else None
+        if run_id is not None:
+            store.reopen_run(run_id)
+        else:
+            run_id = store.start_run(options.paths, pack_version,
+                                     {"offline": settings.offline, "skip": list(settings.skip)})
+        summary.run_id = run_id
+        quarantine = Quarantine(store)
+        moves = MoveLog()
+        side: list[tuple[str, object]] = []  # problems and already-known verdicts, in order
+
+        def fresh() -> Iterator[RawMessage]:
+            for item in iter_sources(options.paths, options.fmt, settings.config.scan.max_size,
+                                     stdin):
+                if isinstance(item, SourceProblem):
+                    side.append(("problem", item))
+                    continue
+                summary.bytes += item.size
+                known = None if options.rescan else store.known(item.id, pack_version)
+                if known is not None:
+                    side.append(("known", (item, known)))
+                    continue
+                yield item
+
+        batch: list[Verdict] = []
+        last_flush = time.monotonic()
+
+        def drain_side() -> None:
+            while side:
+                kind, payload = side.pop(0)
+                if kind == "problem":
+                    summary.problems.append((payload.origin, payload.kind, payload.reason))
+                    store.record_problems(run_id, [(payload.origin, payload.kind, payload.reason)])
+                else:
+                    item, known = payload
+                    summary.already_recorded += 1
+                    summary.actions[known["action"]] += 1
+                    if options.move and known["action"] in ("spam", "malicious"):
+                        _move(item, known, store, quarantine, moves, summary)
+                    if on_verdict:
+                        on_verdict(dict(known, already_recorded=True))
+                    if on_progress:
+                        on_progress(summary.messages, summary.bytes)
+
+        try:
+            for raw, verdict in workers.scan(fresh()):
+                drain_side()
+                summary.scanned += 1
+                summary.actions[verdict.action.value] += 1
+                for hit in verdict.hits:
+                    summary.rules[hit.rule] += 1
+                if verdict.action is Action.ERROR:
+                    summary.errors.append((verdict.source, "; ".join(verdict.errors)))
+                if options.quarantine and verdict.action in QUARANTINED:
+                    org = settings.config.orgs.get(verdict.org or "")
+                    quarantine.hold(verdict, raw.data, org.notify_malicious if org else
+                                    ("recipient",))
+                    summary.quarantined += 1
+                    if options.move:
+                        _move(raw, verdict.as_dict(), store, quarantine, moves, summary)
+                batch.append(verdict)
+                if len(batch) >= 200 or time.monotonic() - last_flush > 1.0:
+                    store.record(run_id, pack_version, batch)
+                    batch.clear()
+                    last_flush = time.monotonic()
+                if on_verdict:
+                    on_verdict(verdict.as_dict())
+                if on_progress:
+                    on_progress(summary.messages, summary.bytes)
+            drain_side()
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            if batch:
+                store.record(run_id, pack_version, batch)
+            moved, failures = moves.apply_mbox(store)
+            summary.moved += moved
+            summary.move_failures += failures
+            summary.elapsed = time.perf_counter() - started
+            store.finish_run(run_id, "interrupted" if summary.interrupted else "complete",
+                             summary.counts())
+    finally:
+        workers.close(kill=summary.interrupted)
+        store.close()
+    summary.elapsed = time.perf_counter() - started
+    return summary
+
+
+def _pack_version(settings: Settings) -> str:
+    from mailsphere_cli.rules.loader import load_rules
+    return load_rules(list(settings.rules_dirs) or None).version
+
+
+def _move(raw: RawMessage, verdict: dict, store: Store, quarantine: Quarantine, moves: MoveLog,
+          summary: ScanSummary) -> None:
+    """Remove the source copy; only called once the quarantine copy is durable."""
+    qid = quarantine.qid_for_id(verdict["id"])
+    row = store.db.execute("SELECT qid FROM quarantine WHERE qid = ?", (qid,)).fetchone()
+    if row is None:
+        summary.move_failures.append(f"{raw.origin}: not in quarantine, left in place")
+        return
+    error = moves.move(raw, qid, store)
+    if error:
+        summary.move_failures.append(f"{raw.origin}: {error}")
+    elif raw.location.kind != "mbox":
+        summary.moved += 1
+
+
+def write_output(path: Path) -> tuple[Callable[[dict], None], Callable[[], None]]:
+    """A sink writing verdicts to FILE.jsonl or FILE.csv."""
+    handle = open(path, "w", encoding="utf-8", newline="")
+    if path.suffix.lower() == ".csv":
+        import csv
+        columns = ["id", "source", "from", "to", "subject", "score", "threshold", "action",
+                   "decided_by", "hits", "errors", "elapsed_ms"]
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+
+        def sink(record: dict) -> None:
+            row = dict(record)
+            row["to"] = ";".join(record.get("to", []))
+            row["hits"] = ";".join(f"{h['rule']}={h['score']}" for h in record.get("hits", []))
+            row["errors"] = ";".join(record.get("errors", []))
+            writer.writerow(row)
+    else:
+        def sink(record: dict) -> None:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return sink, handle.close

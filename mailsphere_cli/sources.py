@@ -1,0 +1,303 @@
+"""Where mail comes from: Maildir, mbox, .eml files, folders of them, or stdin.
+
+Every source is a stream of `RawMessage` (identity = SHA-256 of the bytes) and
+`SourceProblem` (a file that was skipped, with the reason, or could not be
+read). Nothing is read whole into memory: an mbox is framed line by line and
+a message larger than the size limit keeps only its head (its identity still
+covers every byte).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator, Union
+
+FORMATS = ("auto", "maildir", "mbox", "eml")
+_CHUNK = 1 << 20
+_HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]{1,200}:")
+_MBOX_SEPARATOR = re.compile(rb"^From \S*")
+_QUOTED_FROM = re.compile(rb"^>+From ")
+MBOX_SUFFIXES = (".mbox", ".mbx", ".mbs")
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Enough to find (and, on request, remove) the message in its source."""
+
+    kind: str  # "maildir", "eml", "mbox", "stdin"
+    path: str
+    offset: int = -1  # mbox: byte offset of the From_ line
+    length: int = 0  # mbox: bytes from the From_ line to the next one
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    id: str
+    origin: str
+    data: bytes
+    size: int
+    location: Location
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SourceProblem:
+    origin: str
+    kind: str  # "skipped" (not a message) or "error" (could not be read)
+    reason: str
+
+
+Item = Union[RawMessage, SourceProblem]
+
+
+class SourceError(Exception):
+    """A path the user gave that cannot be scanned at all."""
+
+
+def _read_bounded(stream: BinaryIO, limit: int) -> tuple[bytes, str, int, bool]:
+    """Keep the first `limit` bytes, hash all of them."""
+    digest = hashlib.sha256()
+    head = bytearray()
+    size = 0
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        digest.update(chunk)
+        size += len(chunk)
+        if len(head) < limit:
+            head += chunk[: limit - len(head)]
+    return bytes(head), digest.hexdigest(), size, size > limit
+
+
+def _looks_like_message(head: bytes) -> str | None:
+    """None when `head` starts like a message, else the reason it does not."""
+    if not head.strip():
+        return "empty file"
+    if b"\x00" in head[:4096]:
+        return "binary file, not a message"
+    lines = head.lstrip(b"\r\n").split(b"\n", 2)
+    first = lines[0]
+    if first.startswith(b"From ") or first.startswith(b">From "):
+        first = lines[1] if len(lines) > 1 else b""
+    if _HEADER_LINE.match(first):
+        return None
+    return "does not start with a mail header"
+
+
+def read_file(path: Path, kind: str, limit: int) -> Item:
+    origin = str(path)
+    try:
+        with open(path, "rb") as stream:
+            data, digest, size, truncated = _read_bounded(stream, limit)
+    except FileNotFoundError:
+        return SourceProblem(origin, "error", "vanished before it could be read")
+    except PermissionError:
+        return SourceProblem(origin, "error", "permission denied")
+    except IsADirectoryError:
+        return SourceProblem(origin, "skipped", "is a directory")
+    except OSError as exc:
+        return SourceProblem(origin, "error", exc.strerror or str(exc))
+    reason = _looks_like_message(data[:8192])
+    if reason:
+        return SourceProblem(origin, "skipped", reason)
+    return RawMessage(digest, origin, data, size, Location(kind, origin), truncated)
+
+
+def is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() or (path / "new").is_dir()
+
+
+def iter_maildir(root: Path, limit: int) -> Iterator[Item]:
+    """cur/ and new/ of the Maildir and of each Maildir++ subfolder (.Name)."""
+    folders = [root]
+    try:
+        folders += sorted(p for p in root.iterdir() if p.name.startswith(".") and p.is_dir()
+                          and p.name not in (".", "..") and is_maildir(p))
+    except OSError as exc:
+        yield SourceProblem(str(root), "error", exc.strerror or str(exc))
+    for folder in folders:
+        for sub in ("new", "cur"):
+            directory = folder / sub
+            if not directory.is_dir():
+                continue
+            try:
+                names = sorted(os.listdir(directory))
+            except OSError as exc:
+                yield SourceProblem(str(directory), "error", exc.strerror or str(exc))
+                continue
+            for name in names:
+                if name.startswith("."):
+                    continue  # Maildir readers ignore dotfiles by convention
+                yield read_file(directory / name, "maildir", limit)
+
+
+def _unquote(line: bytes) -> bytes:
+    return line[1:] if _QUOTED_FROM.match(line) else line
+
+
+def iter_mbox(path: Path, limit: int, force: bool = False) -> Iterator[Item]:
+    """Frame an mbox line by line; mboxrd `>From ` lines lose one `>`.
+
+    A separator is a `From ` line at the start of the file or after an empty line.
+    A file with one message and no mbox name is reported as that file, not `file#0`.
+    """
+    origin = str(path)
+    try:
+        stream = open(path, "rb")
+    except FileNotFoundError:
+        yield SourceProblem(origin, "error", "vanished before it could be read")
+        return
+    except PermissionError:
+        yield SourceProblem(origin, "error", "permission denied")
+        return
+    except OSError as exc:
+        yield SourceProblem(origin, "error", exc.strerror or str(exc))
+        return
+    named_mbox = force or path.suffix.lower() in MBOX_SUFFIXES or path.name.lower() in (
+        "mbox", "inbox")
+    pending: RawMessage | None = None
+    index = 0
+    with stream:
+        first = stream.readline()
+        if not _MBOX_SEPARATOR.match(first):
+            if _looks_like_message(first + stream.read(4096)) is None:
+                stream.seek(0)
+                yield read_file(path, "eml", limit)
+            else:
+                yield SourceProblem(origin, "skipped", "not an mbox (no From_ line at the start)")
+            return
+        start = 0
+        position = len(first)
+        digest = hashlib.sha256()
+        head = bytearray()
+        size = 0
+        previous_blank = False
+        last_line = b""
+
+        def finish(end: int) -> RawMessage:
+            nonlocal head, digest, size
+            data = bytes(head)
+            total = size
+            # The empty line before the next separator belongs to the framing.
+            if last_line in (b"\n", b"\r\n") and size <= limit:
+                data = data[: len(data) - len(last_line)]
+                digest = hashlib.sha256(data)
+                total = len(data)
+            message = RawMessage(digest.hexdigest(), f"{origin}#{index}", data, total,
+                                 Location("mbox", origin, start, end - start), size > limit)
+            digest, head, size = hashlib.sha256(), bytearray(), 0
+            return message
+
+        for line in stream:
+            if previous_blank and _MBOX_SEPARATOR.match(line):
+                if pending is not None:
+                    yield pending
+                pending = finish(position)
+                index += 1
+                start = position
+                position += len(line)
+                previous_blank = False
+                last_line = b""
+                continue
+            position += len(line)
+            body_line = _unquote(line)
+            digest.update(body_line)
+            size += len(body_line)
+            if len(head) < limit:
+                head += body_line[: limit - len(head)]
+            previous_blank = line in (b"\n", b"\r\n")
+            last_line = line
+        if pending is not None:
+            yield pending
+        last = finish(position)
+        if index == 0 and not named_mbox:
+            last = RawMessage(last.id, origin, last.data, last.size,
+                              Location("mbox", origin, 0, position), last.truncated)
+        if last.size or index == 0:
+            yield last
+
+
+def _detect_file(path: Path) -> str:
+    if path.suffix.lower() in MBOX_SUFFIXES:
+        return "mbox"
+    try:
+        with open(path, "rb") as stream:
+            first = stream.read(5)
+    except OSError:
+        return "eml"
+    return "mbox" if first == b"From " else "eml"
+
+
+def iter_folder(root: Path, limit: int) -> Iterator[Item]:
+    for directory, subdirs, files in os.walk(root, onerror=None):
+        here = Path(directory)
+        subdirs.sort()
+        files.sort()
+        kept = []
+        for name in subdirs:
+            sub = here / name
+            if is_maildir(sub):
+                yield from iter_maildir(sub, limit)
+            elif not name.startswith("."):
+                kept.append(name)
+        subdirs[:] = kept
+        for name in files:
+            path = here / name
+            if name.startswith("."):
+                yield SourceProblem(str(path), "skipped", "hidden file")
+                continue
+            if _detect_file(path) == "mbox":
+                yield from iter_mbox(path, limit)
+            else:
+                yield read_file(path, "eml", limit)
+
+
+def iter_stdin(limit: int, stream: BinaryIO | None = None) -> Iterator[Item]:
+    stream = stream or sys.stdin.buffer
+    data, digest, size, truncated = _read_bounded(stream, limit)
+    if data.startswith(b"From ") and b"\n\nFrom " in data:
+        yield SourceProblem("-", "skipped", "stdin holds an mbox; pass it as a file")
+        return
+    reason = _looks_like_message(data[:8192])
+    if reason:
+        yield SourceProblem("-", "skipped", reason)
+        return
+    yield RawMessage(digest, "-", data, size, Location("stdin", "-"), truncated)
+
+
+def check_paths(paths: list[str], fmt: str = "auto") -> None:
+    """Fail early, with one clear line, on paths that cannot be scanned at all."""
+    if fmt not in FORMATS:
+        raise SourceError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    for raw in paths:
+        if raw == "-":
+            continue
+        path = Path(raw)
+        if not path.exists():
+            raise SourceError(f"{raw}: no such file or directory")
+        if fmt == "maildir" and not is_maildir(path):
+            raise SourceError(f"{raw}: not a Maildir (no cur/ or new/ inside)")
+
+
+def iter_sources(paths: list[str], fmt: str = "auto", limit: int = 25 * 1024 * 1024,
+                 stdin: BinaryIO | None = None) -> Iterator[Item]:
+    check_paths(paths, fmt)
+    for raw in paths:
+        if raw == "-":
+            yield from iter_stdin(limit, stdin)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            if fmt == "maildir" or (fmt == "auto" and is_maildir(path)):
+                yield from iter_maildir(path, limit)
+            else:
+                yield from iter_folder(path, limit)
+        elif fmt == "mbox" or (fmt == "auto" and _detect_file(path) == "mbox"):
+            yield from iter_mbox(path, limit, force=fmt == "mbox")
+        else:
+            yield read_file(path, "eml", limit)

@@ -1,0 +1,156 @@
+"""The results database: SQLite in WAL mode, written only by the parent process."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from mailsphere_cli.verdict import Verdict
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL,
+    paths TEXT NOT NULL, rulepack TEXT NOT NULL, options TEXT NOT NULL DEFAULT '{}',
+    counts TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT NOT NULL, rulepack TEXT NOT NULL, run_id INTEGER NOT NULL,
+    source TEXT NOT NULL, sender TEXT, recipients TEXT, subject TEXT, date TEXT,
+    size INTEGER, org TEXT, score REAL, threshold REAL, action TEXT NOT NULL,
+    decided_by TEXT, elapsed_ms REAL, scanned_at TEXT NOT NULL, verdict TEXT NOT NULL,
+    PRIMARY KEY (id, rulepack)
+);
+CREATE INDEX IF NOT EXISTS messages_scanned ON messages (scanned_at);
+CREATE INDEX IF NOT EXISTS messages_action ON messages (action);
+CREATE TABLE IF NOT EXISTS hits (
+    message_id TEXT NOT NULL, rulepack TEXT NOT NULL, rule TEXT NOT NULL,
+    score REAL NOT NULL, grp TEXT, evidence TEXT
+);
+CREATE INDEX IF NOT EXISTS hits_message ON hits (message_id, rulepack);
+CREATE INDEX IF NOT EXISTS hits_rule ON hits (rule);
+CREATE TABLE IF NOT EXISTS problems (
+    run_id INTEGER NOT NULL, origin TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    qid TEXT PRIMARY KEY, message_id TEXT NOT NULL, created TEXT NOT NULL,
+    org TEXT, sender TEXT, recipients TEXT, subject TEXT, score REAL,
+    action TEXT NOT NULL, reason TEXT, path TEXT, meta_path TEXT,
+    content_destroyed INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'held',
+    source TEXT, size INTEGER
+);
+CREATE INDEX IF NOT EXISTS quarantine_created ON quarantine (created);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, who TEXT NOT NULL,
+    what TEXT NOT NULL, qid TEXT, detail TEXT
+);
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, qid TEXT NOT NULL, kind TEXT NOT NULL,
+    recipient TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'due', created TEXT NOT NULL,
+    sent TEXT, error TEXT, UNIQUE (qid, kind, recipient)
+);
+"""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def who() -> str:
+    try:
+        return os.getlogin()
+    except OSError:
+        return os.environ.get("USER") or str(os.getuid())
+
+
+class Store:
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.data_dir / "mailsphere.db"
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- runs --------------------------------------------------------------
+    def start_run(self, paths: list[str], rulepack: str, options: dict[str, Any]) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO runs (started, status, paths, rulepack, options) VALUES (?, 'running', ?, ?, ?)",
+            (now_iso(), json.dumps(paths), rulepack, json.dumps(options)))
+        return int(cursor.lastrowid)
+
+    def resumable_run(self, paths: list[str], rulepack: str) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM runs WHERE status IN ('running', 'interrupted') AND paths = ? "
+            "AND rulepack = ? ORDER BY id DESC LIMIT 1", (json.dumps(paths), rulepack)).fetchone()
+        return int(row["id"]) if row else None
+
+    def reopen_run(self, run_id: int) -> None:
+        self.db.execute("UPDATE runs SET status = 'running' WHERE id = ?", (run_id,))
+
+    def finish_run(self, run_id: int, status: str, counts: dict[str, Any]) -> None:
+        self.db.execute("UPDATE runs SET finished = ?, status = ?, counts = ? WHERE id = ?",
+                        (now_iso(), status, json.dumps(counts), run_id))
+
+    # -- messages ----------------------------------------------------------
+    def known(self, message_id: str, rulepack: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT verdict FROM messages WHERE id = ? AND rulepack = ?",
+                              (message_id, rulepack)).fetchone()
+        return json.loads(row["verdict"]) if row else None
+
+    def record(self, run_id: int, rulepack: str, verdicts: Iterable[Verdict]) -> None:
+        """Write a batch of verdicts in one transaction (replacing an earlier record)."""
+        stamp = now_iso()
+        with self.transaction():
+            for v in verdicts:
+                self.db.execute("DELETE FROM hits WHERE message_id = ? AND rulepack = ?",
+                                (v.id, rulepack))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (v.id, rulepack, run_id, v.source, v.sender, json.dumps(list(v.recipients)),
+                     v.subject, v.date, v.size, v.org, v.score, v.threshold, v.action.value,
+                     v.decided_by, v.elapsed_ms, stamp, json.dumps(v.as_dict())))
+                self.db.executemany(
+                    "INSERT INTO hits VALUES (?,?,?,?,?,?)",
+                    [(v.id, rulepack, h.rule, h.score, h.group, h.evidence) for h in v.hits])
+
+    def record_problems(self, run_id: int, problems: Iterable[tuple[str, str, str]]) -> None:
+        stamp = now_iso()
+        with self.transaction():
+            self.db.executemany("INSERT INTO problems VALUES (?,?,?,?,?)",
+                                [(run_id, o, k, r, stamp) for o, k, r in problems])
+
+    def transaction(self) -> "_Transaction":
+        return _Transaction(self.db)
+
+    def event(self, what: str, qid: str | None, detail: str = "", actor: str | None = None) -> None:
+        self.db.execute("INSERT INTO events (at, who, what, qid, detail) VALUES (?,?,?,?,?)",
+                        (now_iso(), actor or who(), what, qid, detail))
+
+    def query(self, sql: str, params: tuple = ()) -> Iterator[sqlite3.Row]:
+        return iter(self.db.execute(sql, params).fetchall())
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind, value, tb) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")

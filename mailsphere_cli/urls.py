@@ -1,0 +1,129 @@
+"""Find URLs in text and bring them to one canonical form.
+
+Canonical: scheme and host lowercased, IDNA (punycode) hosts kept in their
+xn-- form with the Unicode form available through `url_host_unicode`, numeric
+IPv4 hosts in dotted form whatever the spelling (decimal 3232235777, hex
+0xC0A80101, octal 0300.0250.1.1), percent-escapes in the host decoded.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import lru_cache
+from urllib.parse import unquote, urlsplit
+
+_URL_IN_TEXT = re.compile(
+    r"""(?:(?:https?|ftp)://|www\d{0,3}\.)[^\s<>"'`\)\]\}]{2,2000}""", re.I)
+_TRAILING = ".,;:!?'\")]}>"
+
+
+def extract_urls(text: str) -> list[str]:
+    out = []
+    for match in _URL_IN_TEXT.finditer(text[: 1024 * 1024]):
+        url = normalise_url(match.group(0).rstrip(_TRAILING))
+        if url:
+            out.append(url)
+        if len(out) >= 2000:
+            break
+    return out
+
+
+def _numeric_ipv4(host: str) -> str | None:
+    """Browsers accept 1-4 dotted parts in decimal, hex or octal; so do phishers."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(parts):
+        return None
+    values = []
+    for part in parts:
+        try:
+            if part.lower().startswith("0x"):
+                values.append(int(part, 16))
+            elif len(part) > 1 and part.startswith("0"):
+                values.append(int(part, 8))
+            else:
+                values.append(int(part, 10))
+        except ValueError:
+            return None
+    *head, last = values
+    if any(v > 255 for v in head) or last >= 256 ** (5 - len(values)):
+        return None
+    number = 0
+    for v in head:
+        number = number * 256 + v
+    number = number * 256 ** (5 - len(values)) + last
+    if number >= 2 ** 32:
+        return None
+    return str(ipaddress.IPv4Address(number))
+
+
+@lru_cache(maxsize=4096)
+def normalise_url(url: str) -> str:
+    url = url.strip().strip("\"'<>")
+    if not url or url.startswith(("#", "mailto:", "tel:", "cid:", "javascript:", "data:")):
+        return ""
+    if url.lower().startswith("www"):
+        url = "http://" + url
+    if url.startswith("//"):
+        url = "http:" + url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https", "ftp"):
+        return ""
+    netloc = parts.netloc
+    userinfo = ""
+    if "@" in netloc:
+        userinfo, _, netloc = netloc.rpartition("@")
+        userinfo += "@"
+    host, port = netloc, ""
+    if netloc.startswith("["):
+        host, _, rest = netloc.partition("]")
+        host += "]"
+        port = rest
+    elif ":" in netloc:
+        host, _, port = netloc.partition(":")
+        port = ":" + port
+    host = unquote(host).strip(".").lower()
+    if not host:
+        return ""
+    numeric = _numeric_ipv4(host)
+    if numeric:
+        host = numeric
+    elif any(ord(c) > 127 for c in host):
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+    rebuilt = f"{parts.scheme.lower()}://{userinfo}{host}{port}{parts.path or '/'}"
+    if parts.query:
+        rebuilt += "?" + parts.query
+    return rebuilt[:2048]
+
+
+def url_host(url: str) -> str:
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return ""
+    netloc = netloc.rpartition("@")[2]
+    if netloc.startswith("["):
+        return netloc[1:].partition("]")[0]
+    return netloc.partition(":")[0].lower()
+
+
+def url_host_unicode(host: str) -> str:
+    if "xn--" not in host:
+        return host
+    try:
+        return host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return host
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
