@@ -1,0 +1,42 @@
+"""Checks over what the attachments stage recorded in `ctx.attachments`.
+
+The stage already adds a hit per finding (so malicious content keeps its
+evidence even when scoring is skipped); these checks let every attachment
+finding be an ordinary eval rule with its score beside its definition, and
+they stay quiet when the stage's own hit is already there, so nothing counts twice.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from mailsphere_cli.rules.checks import check
+
+MAX_EVIDENCE_OBJECTS = 3
+
+
+@check("attachment_finding", needs="attachments")
+def attachment_finding(msg: Any, ctx: Any, finding: str = "") -> str:
+    """Evidence for `finding` (a rule id such as ATTACH_EXECUTABLE) from the records."""
+    if not finding or any(h.rule == finding for h in ctx.hits):
+        return ""
+    prefix = f"{finding}: "
+    evidence = []
+    for record in ctx.attachments:
+        for text in record.get("findings", ()):
+            if text.startswith(prefix):
+                evidence.append(f"{record.get('path')} (sha256 {record.get('sha256')}): "
+                                f"{text[len(prefix):]}")
+                break
+        if len(evidence) >= MAX_EVIDENCE_OBJECTS:
+            break
+    return "; ".join(evidence)
+
+
+@check("attachment_true_type", needs="attachments")
+def attachment_true_type(msg: Any, ctx: Any, types: list[str] | tuple[str, ...] = ()) -> str:
+    """Fires when any object's true type is one of `types` (for site rules)."""
+    wanted = {t.lower() for t in types}
+    for record in ctx.attachments:
+        if record.get("true_type") in wanted:
+            return f"{record.get('path')} is {record.get('true_type')} (sha256 {record.get('sha256')})"
+    return ""
