@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from mailsphere_cli.perimeter.dmarc import org_domain
 from mailsphere_cli.perimeter.dns import OK, TEMPERROR, Answer, reverse_name
+from mailsphere_cli.perimeter.received import is_illegal, is_private
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "rules" / "dnsbl.toml"
 ALWAYS_ERROR = ("127.255.255.*",)
@@ -137,7 +138,7 @@ def uri_targets(urls: Iterable[str], limit: int = MAX_URI_TARGETS) -> list[tuple
         except ValueError:
             address = None
         if address is not None:
-            if address.version == 4 and address.is_global:
+            if address.version == 4 and not is_private(host) and not is_illegal(host):
                 found[("ip", str(address))] = None
             continue
         if "." not in host or len(host) > 253:
