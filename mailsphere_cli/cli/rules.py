@@ -81,3 +81,77 @@ def lint(rules_dir: list[Path] = RulesOption) -> None:
     pack = _pack(rules_dir)
     ENV.stdout.print(f"ok: {len(pack.rules)} rules and {len(pack.decisions)} decision rows in "
                      f"{len(pack.files)} files (pack {pack.version})")
+
+
+@app.command("test")
+def test(
+    ham: list[Path] = typer.Option([], "--ham", help="Folder or mailbox of ham (repeatable)."),
+    spam: list[Path] = typer.Option([], "--spam", help="Folder or mailbox of spam (repeatable)."),
+    skip: list[str] = typer.Option([], "--skip", help="Skip a stage (repeatable), e.g. classifier."),
+    offline: bool = typer.Option(False, "--offline", help="No DNS: network checks are skipped."),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+                                       help="Worker processes (default: CPU count)."),
+    misses: int = typer.Option(0, "--misses", min=0,
+                               help="List up to N misclassified messages per folder."),
+    all_rules: bool = typer.Option(False, "--all", help="Also list rules that hit nothing."),
+    config_path: Optional[Path] = typer.Option(None, "--config", "-c", help="Config file."),
+    rules_dir: list[Path] = RulesOption,
+) -> None:
+    """Rule QA: per-rule spam%/ham%/S-O over labelled mail, recall and false positives."""
+    from mailsphere_cli.config import Config
+    from mailsphere_cli.pipeline import STAGE_NAMES
+    from mailsphere_cli.rules.quality import evaluate
+    from mailsphere_cli.workers import Settings
+
+    if fmt not in ("table", "csv", "json"):
+        fail(f"--format {fmt!r}: use table, csv or json")
+    if not ham and not spam:
+        fail("give at least one --ham or --spam folder")
+    for path in [*ham, *spam]:
+        if not path.exists():
+            fail(f"{path}: no such file or directory")
+    for name in skip:
+        if name not in STAGE_NAMES:
+            fail(f"--skip {name!r}: stages are {', '.join(STAGE_NAMES)}")
+    _pack(rules_dir)  # a broken pack fails here with one clear line
+    config = Config()
+    if config_path is not None:
+        from mailsphere_cli.config import load_config
+        config = load_config(config_path)
+    settings = Settings(config=config, rules_dirs=tuple(str(d) for d in rules_dir),
+                        offline=offline, skip=tuple(skip))
+    result = evaluate([str(p) for p in ham], [str(p) for p in spam], settings, jobs, misses)
+    rules = [r for r in result.rules if all_rules or r.spam_hits or r.ham_hits]
+    if fmt == "csv":
+        sys.stdout.write(result.to_csv())
+        return
+    if fmt == "json":
+        sys.stdout.write(json.dumps({
+            "folders": [{"label": f.label, "path": f.path, "total": f.total,
+                         "flagged": f.flagged, "errors": f.errors, "rate": round(f.rate, 3)}
+                        for f in result.folders],
+            "recall": round(result.recall, 3), "false_positive_rate":
+                round(result.false_positive_rate, 3), "rule_ms": round(result.rule_ms, 4),
+            "rules": [{"id": r.id, "group": r.group, "score": r.score,
+                       "spam_pct": round(r.spam_pct, 3), "ham_pct": round(r.ham_pct, 3),
+                       "s_o": round(r.s_o, 3)} for r in rules],
+            "misses": result.misses}, indent=1) + "\n")
+        return
+    table = Table(title=f"{len(rules)} rules that hit")
+    for column in ("rule", "group", "score", "spam %", "ham %", "S/O"):
+        table.add_column(column, overflow="fold")
+    for r in rules:
+        table.add_row(r.id, r.group, f"{r.score:+g}", f"{r.spam_pct:.2f}", f"{r.ham_pct:.2f}",
+                      f"{r.s_o:.2f}")
+    out = ENV.stdout
+    out.print(table)
+    for f in result.folders:
+        what = "caught" if f.label == "spam" else "flagged (false positives)"
+        out.print(f"{f.label:4} {f.path}: {f.flagged}/{f.total} {what} = {f.rate:.2f}%"
+                  + (f", {f.errors} errors" if f.errors else ""), highlight=False)
+        for origin in result.misses.get(f.path, []):
+            out.print(f"     miss: {origin}", highlight=False)
+    out.print(f"spam recall {result.recall:.2f}%, ham false positives "
+              f"{result.false_positive_rate:.2f}%, rule stage {result.rule_ms:.3f} ms/message",
+              highlight=False)

@@ -100,7 +100,8 @@ class CompiledRules:
             text = self.text_for(msg, target_set.kind, target_set.target)
             if not text:
                 continue
-            for index in target_set.matcher.Match(text):
+            # Match() returns None, not an empty list, when nothing matches.
+            for index in target_set.matcher.Match(text) or ():
                 rule = target_set.rules[index]
                 found = target_set.singles[index].search(text)
                 if found is None:
