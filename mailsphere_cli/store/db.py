@@ -56,6 +56,30 @@ CREATE TABLE IF NOT EXISTS notifications (
     recipient TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'due', created TEXT NOT NULL,
     sent TEXT, error TEXT, UNIQUE (qid, kind, recipient)
 );
+-- Lists (issue 7): user-level (and database-kept org-level, user '') entries.
+CREATE TABLE IF NOT EXISTS list_entries (
+    org TEXT NOT NULL, user TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL, entry TEXT NOT NULL,
+    added TEXT NOT NULL, who TEXT NOT NULL, PRIMARY KEY (org, user, kind, entry)
+);
+-- Releases: one row per quarantined message and delivery target, so a resumed
+-- release delivers only what is still pending.
+CREATE TABLE IF NOT EXISTS deliveries (
+    qid TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+    created TEXT NOT NULL, sent TEXT, attempts INTEGER NOT NULL DEFAULT 0, detail TEXT,
+    PRIMARY KEY (qid, target)
+);
+-- Digests: per-org schedule state, each digest sent (or pending), and which
+-- quarantined items each recipient has been told about.
+CREATE TABLE IF NOT EXISTS digest_runs (org TEXT PRIMARY KEY, last_run TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS digests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, org TEXT NOT NULL, recipient TEXT NOT NULL,
+    created TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', sent TEXT, via TEXT,
+    items TEXT NOT NULL, error TEXT
+);
+CREATE TABLE IF NOT EXISTS digest_items (
+    recipient TEXT NOT NULL, qid TEXT NOT NULL, digest_id INTEGER NOT NULL,
+    PRIMARY KEY (recipient, qid)
+);
 """
 
 
