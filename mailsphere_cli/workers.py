@@ -61,8 +61,8 @@ def build_pipeline(settings: Settings) -> Pipeline:
     return Pipeline(config, services, offline=settings.offline, skip=settings.skip)
 
 
-class MessageTimeout(Exception):
-    pass
+class MessageTimeout(BaseException):
+    """BaseException, so the `except Exception` guards of stages and checks let it through."""
 
 
 def _alarm(signum, frame):  # noqa: ARG001

@@ -1,0 +1,115 @@
+"""One parse per message, lenient decoding, limits that become hits instead of crashes."""
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from mailsphere_cli.message import Limits, ParsedMessage
+from mailsphere_cli.sources import iter_sources
+
+
+def test_leading_from_line_crlf_and_encoded_words():
+    raw = (b"From someone Thu Aug 22 12:36:23 2002\r\n"
+           b"From: =?iso-8859-1?q?J=F6rg_M=FCller?= <joerg@example.de>\r\n"
+           b"To: a@example.com\r\nSubject: =?utf-8?b?8J+SsCBNb25leQ==?= now\r\n\r\nHallo\r\n")
+    msg = ParsedMessage(raw)
+    assert msg.from_name == "Jörg Müller" and msg.from_addr == "joerg@example.de"
+    assert msg.subject == "💰 Money now"
+    assert msg.text.strip() == "Hallo"
+
+
+def test_broken_encoded_word_unknown_charset_and_8bit_headers():
+    raw = ("Subject: =?x-unknown?q?caf=E9?= =?utf-8?b?!!!notbase64?=\n"
+           "From: Zoë <zoe@example.org>\n"
+           "Content-Type: text/plain; charset=x-made-up\n\nna\xefve text\n").encode("latin-1")
+    msg = ParsedMessage(raw)
+    assert "caf" in msg.subject
+    assert msg.from_addr == "zoe@example.org"
+    assert "na" in msg.text and "ve text" in msg.text
+
+
+def test_bad_base64_and_quoted_printable_are_decoded_leniently():
+    raw = (b"Content-Type: multipart/mixed; boundary=B\n\n--B\n"
+           b"Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+           + base64.b64encode(b"hello world, this is fine") + b"!!*&\n===\n--B\n"
+           b"Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n"
+           b"caf=C3=A9 =ZZ broken=\n soft\n--B--\n")
+    msg = ParsedMessage(raw)
+    assert "hello world, this is fine" in msg.text
+    assert "café" in msg.text and "=ZZ" in msg.text
+
+
+def test_missing_final_boundary_still_yields_the_parts():
+    raw = (b"Content-Type: multipart/mixed; boundary=XYZ\n\n--XYZ\nContent-Type: text/plain\n\n"
+           b"visible text\n--XYZ\nContent-Type: application/octet-stream\n"
+           b"Content-Disposition: attachment; filename=\"a.bin\"\n\nDATA\n")
+    msg = ParsedMessage(raw)
+    assert "visible text" in msg.text
+    assert [p.filenames for p in msg.attachments] == [("a.bin",)]
+
+
+def test_html_is_rendered_and_urls_normalised():
+    raw = (b"Content-Type: text/html\n\n<html><head><style>p{}</style><script>var x=1</script>"
+           b"</head><body><p>Pay <b>now</b></p><a href='HTTP://0x7f.1/login'>here</a>"
+           b"<div style=\"background:url('http://cdn.example.net/bg.png')\">x</div></body></html>")
+    msg = ParsedMessage(raw)
+    assert "Pay now" in msg.html_text and "var x" not in msg.html_text
+    assert "http://127.0.0.1/login" in msg.urls
+    assert "http://cdn.example.net/bg.png" in msg.urls
+
+
+def nested(depth: int) -> bytes:
+    head = b""
+    for i in range(depth):
+        head += b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i)
+    return b"Subject: deep\n" + head + b"Content-Type: text/plain\n\ninner\n"
+
+
+def test_mime_depth_limit_is_a_hit():
+    msg = ParsedMessage(nested(40), Limits(max_depth=20))
+    msg.parts
+    assert any(h.rule == "MIME_TOO_DEEP" for h in msg.limit_hits)
+
+
+def test_part_count_header_count_and_header_length_limits():
+    many = b"Content-Type: multipart/mixed; boundary=Q\n\n" + b"".join(
+        b"--Q\nContent-Type: text/plain\n\npart %d\n" % i for i in range(50)) + b"--Q--\n"
+    msg = ParsedMessage(many, Limits(max_parts=10))
+    msg.parts
+    assert any(h.rule == "MIME_TOO_MANY_PARTS" for h in msg.limit_hits)
+    headers = b"".join(b"X-Junk-%d: v\n" % i for i in range(30)) + b"Subject: " + b"a" * 5000
+    msg = ParsedMessage(headers + b"\n\nbody\n", Limits(max_headers=20, max_header_length=1000))
+    rules = {h.rule for h in msg.limit_hits}
+    assert "HEADERS_TOO_MANY" in rules
+    msg = ParsedMessage(b"Subject: " + b"a" * 5000 + b"\n\nbody\n", Limits(max_header_length=1000))
+    assert {h.rule for h in msg.limit_hits} == {"HEADER_TOO_LONG"}
+    assert len(msg.subject) == 1000
+
+
+def test_oversized_message_is_cut_and_flagged():
+    raw = b"Subject: big\n\n" + b"y" * 5000
+    msg = ParsedMessage(raw, Limits(max_size=1000))
+    assert len(msg.raw) == 1000
+    assert [h.rule for h in msg.limit_hits] == ["MSG_TOO_LARGE"]
+
+
+def test_every_malformed_corpus_message_gets_a_verdict(corpus):
+    """Robustness over hostile mail: a verdict or a recorded error each, quickly."""
+    from mailsphere_cli.config import Config
+    from mailsphere_cli.workers import Settings, build_pipeline, scan_one
+
+    pipeline = build_pipeline(Settings(config=Config(), offline=True))
+    count = 0
+    for item in iter_sources([str(corpus / "malformed")]):
+        if not hasattr(item, "data"):
+            continue
+        began = time.perf_counter()
+        verdict = scan_one(pipeline, item, timeout=10)
+        assert verdict.action.value in ("deliver", "spam", "malicious", "reject", "error")
+        if verdict.action.value == "error":
+            assert verdict.errors
+        assert time.perf_counter() - began < 10, item.origin
+        count += 1
+    assert count > 350

@@ -1,0 +1,131 @@
+"""Every source kind, framed and identified correctly; problems counted, never fatal."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from mailsphere_cli.sources import (RawMessage, SourceError, SourceProblem, iter_mbox,
+                                    iter_sources)
+from tests.conftest import make_message
+
+
+def messages(items):
+    return [i for i in items if isinstance(i, RawMessage)]
+
+
+def problems(items):
+    return [i for i in items if isinstance(i, SourceProblem)]
+
+
+def test_maildir_reads_cur_new_and_maildirplusplus_subfolders(tmp_path: Path):
+    root = tmp_path / "Maildir"
+    for folder in (root, root / ".Lists"):
+        for sub in ("cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True)
+    (root / "new" / "1.M1.host").write_bytes(make_message("new one"))
+    (root / "cur" / "2.M2.host:2,S").write_bytes(make_message("seen one"))
+    (root / "tmp" / "3.M3.host").write_bytes(make_message("being delivered"))
+    (root / "cur" / ".hidden").write_bytes(make_message("dotfile"))
+    (root / ".Lists" / "cur" / "4.M4.host:2,").write_bytes(make_message("list post"))
+    found = messages(iter_sources([str(root)]))
+    subjects = sorted(m.data.split(b"Subject: ")[1].split(b"\n")[0].decode() for m in found)
+    assert subjects == ["list post", "new one", "seen one"]
+    assert all(m.location.kind == "maildir" for m in found)
+    assert any(".Lists" in m.origin for m in found)
+
+
+def test_mboxrd_framing_unquoting_and_identity(tmp_path: Path):
+    path = tmp_path / "archive.mbox"
+    first = b"Subject: one\n\nhello\nFrom the start of a line\n>From quoted once\n"
+    path.write_bytes(b"From a@example.net Tue Mar  3 10:00:00 2026\n" + first.replace(
+        b"\nFrom the", b"\n>From the").replace(b">From quoted", b">>From quoted")
+        + b"\nFrom b@example.net Tue Mar  3 10:05:00 2026\nSubject: two\n\nbye")
+    found = messages(iter_sources([str(path)]))
+    assert [m.origin for m in found] == [f"{path}#0", f"{path}#1"]
+    assert found[0].data == first
+    assert found[0].id == hashlib.sha256(first).hexdigest()
+    assert found[1].data == b"Subject: two\n\nbye"  # no trailing newline at end of file
+    # offsets point at the From_ lines, so --move can find the entry again
+    raw = path.read_bytes()
+    assert raw[found[1].location.offset:].startswith(b"From b@example.net")
+
+
+def test_mbox_with_trailing_newline_and_crlf(tmp_path: Path):
+    path = tmp_path / "crlf.mbox"
+    path.write_bytes(b"From x Tue Mar  3 10:00:00 2026\r\nSubject: a\r\n\r\nbody\r\n\r\n"
+                     b"From y Tue Mar  3 10:00:00 2026\r\nSubject: b\r\n\r\nbody2\r\n")
+    found = messages(iter_sources([str(path)]))
+    assert [m.data for m in found] == [b"Subject: a\r\n\r\nbody\r\n", b"Subject: b\r\n\r\nbody2\r\n"]
+
+
+def test_from_line_in_body_without_blank_line_is_not_a_separator(tmp_path: Path):
+    path = tmp_path / "mbox"
+    path.write_bytes(b"From x Tue Mar  3 10:00:00 2026\nSubject: a\n\nline\nFrom here on\n")
+    found = messages(iter_sources([str(path)]))
+    assert len(found) == 1 and b"From here on" in found[0].data
+
+
+def test_single_message_file_with_from_line_is_reported_as_the_file(tmp_path: Path):
+    path = tmp_path / "00001.abc"
+    path.write_bytes(b"From someone@example.net Thu Aug 22 12:36:23 2002\n" + make_message())
+    found = messages(iter_sources([str(path)]))
+    assert len(found) == 1 and found[0].origin == str(path)
+
+
+def test_folder_recursion_skips_non_mail_and_records_unreadable(tmp_path: Path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "one.eml").write_bytes(make_message("one"))
+    (tmp_path / "a" / "b" / "two.eml").write_bytes(make_message("two"))
+    (tmp_path / "a" / "notes.txt").write_text("shopping list\nmilk\n")
+    (tmp_path / "a" / "empty.eml").write_bytes(b"")
+    (tmp_path / "a" / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    os.symlink(tmp_path / "gone.eml", tmp_path / "a" / "dangling.eml")
+    items = list(iter_sources([str(tmp_path / "a")]))
+    assert len(messages(items)) == 2
+    reasons = {Path(p.origin).name: (p.kind, p.reason) for p in problems(items)}
+    assert reasons["notes.txt"] == ("skipped", "does not start with a mail header")
+    assert reasons["empty.eml"] == ("skipped", "empty file")
+    assert reasons["image.png"][0] == "skipped"
+    assert reasons["dangling.eml"] == ("error", "vanished before it could be read")
+
+
+def test_stdin_message(tmp_path: Path):
+    data = make_message("from a pipe")
+    found = messages(iter_sources(["-"], stdin=io.BytesIO(data)))
+    assert found[0].origin == "-" and found[0].id == hashlib.sha256(data).hexdigest()
+
+
+def test_missing_path_and_bad_format_are_clear_errors(tmp_path: Path):
+    with pytest.raises(SourceError, match="no such file"):
+        list(iter_sources([str(tmp_path / "nope")]))
+    with pytest.raises(SourceError, match="unknown format"):
+        list(iter_sources([str(tmp_path)], fmt="pst"))
+    with pytest.raises(SourceError, match="not a Maildir"):
+        list(iter_sources([str(tmp_path)], fmt="maildir"))
+
+
+def test_large_mbox_streams_in_flat_memory(tmp_path: Path):
+    """A big mbox is framed line by line; a huge message keeps only its head."""
+    path = tmp_path / "big.mbox"
+    body = b"x" * 70 + b"\n"
+    with open(path, "wb") as out:
+        for i in range(3000):
+            out.write(b"From a Tue Mar  3 10:00:00 2026\nSubject: %d\n\n" % i + body * 20 + b"\n")
+        out.write(b"From a Tue Mar  3 10:00:00 2026\nSubject: huge\n\n" + body * 120_000)
+    assert path.stat().st_size > 12_000_000
+    tracemalloc.start()
+    count = 0
+    last = None
+    for item in iter_mbox(path, limit=1_000_000):
+        count += 1
+        last = item
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == 3001
+    assert last.truncated and len(last.data) == 1_000_000 and last.size > 8_000_000
+    assert peak < 4_000_000, f"peak {peak} bytes"
