@@ -125,7 +125,7 @@ class Expansion:
                 self._note("ATTACH_ARCHIVE_TOO_LARGE",
                            f"archives expand past {limits.max_expanded} bytes at {name!r}")
                 truncated = True
-            space = keep_cap - len(kept)
+            space = min(keep_cap, ratio_cap, self.budget.room) - len(kept)
             if space > 0:
                 kept += chunk[:space]
             if truncated:

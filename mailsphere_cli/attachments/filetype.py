@@ -10,6 +10,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 
 import puremagic
 
@@ -232,20 +233,20 @@ _SCRIPT_MARKERS: dict[str, tuple[re.Pattern[bytes], ...]] = {
         rb"-e(?:nc(?:odedcommand)?)?\s+[a-z0-9+/=]{20,}", rb"new-object\s+(?:system\.)?net\.webclient",
         rb"\[system\.convert\]::frombase64string", rb"\$env:", rb"\bstart-process\b",
         rb"\bset-executionpolicy\b", rb"-executionpolicy\s+bypass", rb"\bdownloadstring\s*\(")),
-    "vbs": tuple(re.compile(p, re.I | re.M) for p in (
-        rb"\bcreateobject\s*\(", rb"\bwscript\.(?:shell|createobject|sleep|echo)", rb"^\s*dim\s+\w+",
-        rb"on\s+error\s+resume\s+next", rb"^\s*end\s+sub\b", rb"\bexecute(?:global)?\s*\(",
-        rb"\bchr[wb]?\s*\(\s*\d+\s*\)\s*&")),
     "js": tuple(re.compile(p, re.I | re.M) for p in (
         rb"\bnew\s+activexobject\s*\(", rb"\bwscript\.(?:shell|createobject|sleep|scriptfullname)",
         rb"\bfunction\s*\w*\s*\([^)]{0,200}\)\s*\{", rb"\bvar\s+\w+\s*=", rb"\beval\s*\(",
         rb"\bstring\.fromcharcode\s*\(", rb"\.run\s*\(", rb"\bdocument\.write\s*\(")),
+    "vbs": tuple(re.compile(p, re.I | re.M) for p in (
+        rb"\bcreateobject\s*\(", rb"\bwscript\.(?:shell|createobject|sleep|echo)", rb"^\s*dim\s+\w+",
+        rb"on\s+error\s+resume\s+next", rb"^\s*end\s+sub\b", rb"\bexecute(?:global)?\s*\(",
+        rb"\bchr[wb]?\s*\(\s*\d+\s*\)\s*&")),
     "batch": tuple(re.compile(p, re.I | re.M) for p in (
         rb"^\s*@?echo\s+off\b", rb"%~dp0", rb"^\s*set\s+/[ap]\s", rb"^\s*goto\s+:?\w+",
         rb"\bcmd(?:\.exe)?\s+/[ck]\b", rb"^\s*(?:start|call)\s+", rb"%comspec%")),
 }
 _MARKER_NEEDED = {"powershell": 2, "vbs": 2, "js": 2, "batch": 2}
-_STRONG = {"vbs": re.compile(rb"\bwscript\.shell\b|\bcreateobject\s*\(\s*\"(?:wscript|msxml2|adodb)", re.I),
+_STRONG = {"vbs": re.compile(rb"\bcreateobject\s*\(\s*\"(?:wscript|msxml2|adodb|scripting)", re.I),
            "js": re.compile(rb"\bnew\s+activexobject\s*\(", re.I)}
 
 
@@ -291,8 +292,17 @@ def _looks_textual(sample: bytes) -> bool:
 
 
 def _by_puremagic(head: bytes) -> FileType | None:
+    sample = head[:2048]
+    if sample.count(sample[:1]) == len(sample):
+        return None  # one repeated byte (padding, bomb filler): nothing to identify
+    return _puremagic_cached(sample)
+
+
+@lru_cache(maxsize=512)
+def _puremagic_cached(sample: bytes) -> FileType | None:
+    # puremagic costs about a millisecond a call; archives repeat heads a lot.
     try:
-        matches = puremagic.magic_string(head[:8192])
+        matches = puremagic.magic_string(sample)
     except Exception:
         return None
     if not matches:

@@ -57,6 +57,7 @@ class Session:
     started: float = field(default_factory=time.monotonic)
     out_of_time: bool = False
     malicious: list[str] = field(default_factory=list)
+    seen: dict[str, tuple[str, list[tuple[str, str]]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.budget = archives.Budget(self.policy.limits)
@@ -86,9 +87,17 @@ class Session:
             found += self.policy.check_names(names, true_type)
         if depth > 0 and true_type.category == "archive":
             found.append(("ATTACH_ARCHIVE_NESTED", f"{true_type.label} inside another object"))
-        if self._time_left():
-            found += self._look_inside(data, true_type.label, true_type.category, path, depth, names)
-            found += self._yara(data, path)
+        previous = self.seen.get(sha256)
+        if previous is not None:
+            # Same bytes already analysed in this message (42.zip repeats one
+            # member sixteen times a level): reuse what the content showed.
+            record["same_as"] = previous[0]
+            found += previous[1]
+        elif self._time_left():
+            content = self._look_inside(data, true_type.label, true_type.category, path, depth, names)
+            content += self._yara(data, path)
+            self.seen[sha256] = (path, content)
+            found += content
         for rule, detail in found:
             self._record(record, rule, detail)
         return record
