@@ -1,0 +1,255 @@
+"""What the classifier reads: tokens about the mail itself, not about the mailbox it sits in.
+
+A model trained on one organisation's mail learns anything that separates its
+ham from its spam, including accidents of provenance: the recipients, the
+organisation's relay names, the dates, the list software that only the ham
+went through, the Message-ID host of one provider. Those make a model look
+perfect on its own corpus and fail on the next one, so none of them become
+tokens. What does: the words of the subject and body, the link targets reduced
+to registrable domain and path words, the MIME shape, the true type of each
+attachment, the sender's display name and domain, the mailer's product name.
+
+Every token carries a short prefix saying where it came from ("s:" subject,
+"w:" body word, "u:" link domain ...), so `explain` can say why.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailsphere_cli.message import ParsedMessage
+
+# Bump when the tokens change: a model trained on other tokens is refused.
+FEATURE_VERSION = 1
+
+MAX_BODY_CHARS = 40_000   # the opening of a long mail says what it is
+MAX_TOKENS = 6_000        # bounded work per message whatever it contains
+MAX_URLS = 60
+MAX_PARTS = 40
+
+_WORD = re.compile(r"[^\W_]{2,30}|[$€£]+|!{2,}|\?{2,}", re.UNICODE)
+_DIGITS = re.compile(r"\d")
+_URL_PATH_WORD = re.compile(r"[A-Za-z]{3,20}")
+_HTML_TAG = re.compile(r"<\s*([a-zA-Z][a-zA-Z0-9]{0,10})\b")
+_MAILER_NAME = re.compile(r"[A-Za-z][A-Za-z.\- ]{1,40}")
+_EMAILISH = re.compile(r"\S+@\S+")
+_URLISH = re.compile(r"https?://|www\.", re.I)
+_QUOTE_LINE = re.compile(r"^\s*>", re.M)
+
+
+@lru_cache(maxsize=8192)
+def registrable(host: str) -> str:
+    """example.co.uk for mail.example.co.uk; the host itself when there is none."""
+    try:
+        from mailsphere_cli.perimeter.dmarc import org_domain
+    except ImportError:  # a build without the perimeter: keep the last two labels
+        return ".".join(host.split(".")[-2:])
+    return org_domain(host)
+
+
+def _word_shape(word: str) -> str:
+    """Numbers become their shape (dates, prices, phone numbers are not vocabulary)."""
+    if _DIGITS.search(word):
+        if word.isdigit():
+            return f"#{min(len(word), 9)}"
+        return "#mix"
+    return word.lower()
+
+
+def words(text: str, limit: int = MAX_TOKENS) -> list[str]:
+    out = []
+    for match in _WORD.finditer(text):
+        out.append(_word_shape(match.group()))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _subject_tokens(msg: "ParsedMessage") -> list[str]:
+    subject = msg.subject
+    tokens = [f"s:{w}" for w in words(subject[:500], 60)]
+    letters = [c for c in subject if c.isalpha()]
+    if len(letters) >= 8:
+        upper = sum(c.isupper() for c in letters) / len(letters)
+        if upper > 0.7:
+            tokens.append("s*shouting")
+    if subject.lower().startswith(("re:", "aw:", "sv:", "fw:", "fwd:")):
+        tokens.append("s*reply")
+    if not subject.strip():
+        tokens.append("s*empty")
+    return tokens
+
+
+def _body_tokens(msg: "ParsedMessage") -> list[str]:
+    text = msg.text[:MAX_BODY_CHARS]
+    html_text = msg.html_text[:MAX_BODY_CHARS] if msg.html else ""
+    # A mail with both parts says the same thing twice; read the plain text then.
+    body = text if len(text.strip()) >= 40 else (text + "\n" + html_text)
+    found = words(body)
+    tokens = [f"w:{w}" for w in found]
+    # Word pairs catch phrases ("click here", "verify your") that single words miss.
+    tokens.extend(f"b:{a}_{b}" for a, b in zip(found[:1500], found[1:1500]))
+    quoted = len(_QUOTE_LINE.findall(text[:MAX_BODY_CHARS]))
+    if quoted:
+        tokens.append("t*quoted")
+    size = len(body.strip())
+    tokens.append("t*len" + ("0" if size < 20 else "s" if size < 300 else "m" if size < 3000
+                             else "l"))
+    return tokens
+
+
+def _url_tokens(msg: "ParsedMessage") -> list[str]:
+    from mailsphere_cli.urls import is_ip, url_host
+
+    tokens: list[str] = []
+    urls = msg.urls[:MAX_URLS]
+    domains: set[str] = set()
+    for url in urls:
+        host = (url_host(url) or "").lower().rstrip(".")
+        if not host:
+            continue
+        if is_ip(host):
+            tokens.append("u*ip")
+            continue
+        domain = registrable(host)
+        domains.add(domain)
+        tokens.append(f"u:{domain}")
+        tokens.append(f"ut:{domain.rsplit('.', 1)[-1]}")
+        path = url.split(host, 1)[-1][:200]
+        tokens.extend(f"up:{w.lower()}" for w in _URL_PATH_WORD.findall(path)[:8])
+        if "@" in url.split(host, 1)[0]:
+            tokens.append("u*userinfo")
+    count = len(urls)
+    tokens.append("u*n" + ("0" if count == 0 else "1" if count == 1 else "few" if count < 6
+                           else "many"))
+    if len(domains) > 3:
+        tokens.append("u*domains_many")
+    return tokens
+
+
+def _html_tokens(msg: "ParsedMessage") -> list[str]:
+    if not msg.html:
+        return []
+    tags = {m.group(1).lower() for m in _HTML_TAG.finditer(msg.html[:MAX_BODY_CHARS])}
+    tokens = [f"h:{t}" for t in sorted(tags)[:40]]
+    if not msg.text.strip():
+        tokens.append("h*only")
+    return tokens
+
+
+def _structure_tokens(msg: "ParsedMessage") -> list[str]:
+    from mailsphere_cli.attachments.filetype import detect, extension_of
+
+    top = (msg.header("Content-Type") or "text/plain").split(";", 1)[0].strip().lower()
+    tokens = [f"m:{top[:40]}"]
+    for part in msg.parts[:MAX_PARTS]:
+        tokens.append(f"mp:{part.content_type[:40]}")
+        if part.charset:
+            tokens.append(f"cs:{part.charset.lower()[:20]}")
+        if part.cte in ("base64", "quoted-printable", "8bit"):
+            tokens.append(f"cte:{part.cte}")
+    for part in msg.attachments[:MAX_PARTS]:
+        true = detect(part.payload)
+        tokens.append(f"a:{true.label}")
+        tokens.append(f"ac:{true.category}")
+        for name in part.filenames[:2]:
+            ext = extension_of(name)
+            if ext:
+                tokens.append(f"ax:{ext[:10]}")
+    if msg.defects:
+        tokens.append("m*defects")
+    return tokens
+
+
+def _sender_tokens(msg: "ParsedMessage") -> list[str]:
+    tokens: list[str] = []
+    name = msg.from_name or ""
+    tokens.extend(f"fn:{w}" for w in words(name[:200], 12))
+    if not name:
+        tokens.append("fn*none")
+    elif _EMAILISH.search(name):
+        tokens.append("fn*address")
+    elif _URLISH.search(name):
+        tokens.append("fn*url")
+    domain = msg.from_domain
+    if domain:
+        org = registrable(domain)
+        # Mail from the recipient's own domain is "internal", whatever that domain is.
+        internal = any(registrable(a.rpartition("@")[2]) == org for a in msg.to_addrs[:20])
+        tokens.append("fd*internal" if internal else f"fd:{org}")
+    else:
+        tokens.append("fd*none")
+    local = msg.from_addr.partition("@")[0]
+    if local and _DIGITS.search(local) and sum(c.isdigit() for c in local) >= 3:
+        tokens.append("fl*digits")
+    reply_to = msg.reply_to
+    if reply_to and domain and registrable(reply_to.rpartition("@")[2] or domain) != \
+            registrable(domain):
+        tokens.append("rt*other_domain")
+    mailer = msg.header("X-Mailer") or msg.header("User-Agent") or ""
+    match = _MAILER_NAME.match(mailer.strip())
+    if match:
+        product = match.group().strip().split(" ")[0].lower()
+        tokens.append(f"x:{product[:20]}")
+    return tokens
+
+
+def recipient_words(msg: "ParsedMessage") -> frozenset[str]:
+    """Words naming the recipient: local parts and domain labels of To/Cc/Delivered-To.
+
+    Spam that greets "zzzz" from "spamassassin.taint.org" is spam for any
+    recipient; the model must learn "greets the recipient by address", not the
+    name of one mailbox.
+    """
+    found: set[str] = set()
+    for address in msg.to_addrs[:20]:
+        local, _, domain = address.partition("@")
+        found.update(words(local, 10))
+        org = registrable(domain) if domain else ""
+        labels = domain.split(".")
+        suffix_labels = len(org.split(".")) - 1 if org else 1
+        for label in labels[: max(0, len(labels) - suffix_labels)]:
+            found.update(words(label, 5))
+    return frozenset(w for w in found if len(w) >= 3 and not w.startswith("#"))
+
+
+def _scrub(tokens: list[str], hidden: frozenset[str]) -> list[str]:
+    out = []
+    for token in tokens:
+        prefix, sep, word = token.partition(":")
+        if not sep or not hidden:
+            out.append(token)
+        elif prefix == "b":
+            first, _, second = word.partition("_")
+            if first in hidden or second in hidden:
+                out.append(f"b:{'<rcpt>' if first in hidden else first}_"
+                           f"{'<rcpt>' if second in hidden else second}")
+            else:
+                out.append(token)
+        elif word in hidden:
+            out.append(f"{prefix}:<rcpt>")
+        else:
+            out.append(token)
+    return out
+
+
+def tokens_of(msg: "ParsedMessage") -> list[str]:
+    """Every token of one message, bounded. Never raises on hostile input."""
+    tokens: list[str] = []
+    for extractor in (_subject_tokens, _body_tokens, _url_tokens, _html_tokens,
+                      _structure_tokens, _sender_tokens):
+        try:
+            found = extractor(msg)
+        except (ValueError, LookupError, RecursionError, UnicodeError):
+            # One unreadable view of the message must not cost the others.
+            found = [f"err*{extractor.__name__.strip('_')}"]
+        tokens.extend(found)
+        if len(tokens) >= MAX_TOKENS * 2:
+            break
+    try:
+        hidden = recipient_words(msg)
+    except (ValueError, LookupError, UnicodeError):
+        hidden = frozenset()
+    return _scrub(tokens[: MAX_TOKENS * 2], hidden)

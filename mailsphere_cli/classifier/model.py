@@ -1,0 +1,200 @@
+"""The deployed model: hashed tokens, one weight per hash bucket, a calibrated sigmoid.
+
+Whatever family wins at training time (logistic regression, SGD, complement
+naive Bayes), it is linear in the hashed features, so it is exported as plain
+arrays: `p(spam) = sigmoid(x . weights + bias)`, Platt calibration folded in.
+That keeps prediction a sparse dot product, keeps the file small, lets
+`--update` continue from the weights without the training mail, and makes the
+file independent of scikit-learn's pickled classes (only numpy arrays and a
+dict are stored). The model card travels inside the file and beside it as JSON.
+"""
+from __future__ import annotations
+
+import json
+import math
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+from scipy import sparse
+
+from mailsphere_cli.classifier.features import FEATURE_VERSION
+
+FORMAT = "mailsphere-linear"
+FORMAT_VERSION = 1
+N_FEATURES = 2 ** 18
+MAX_MODEL_BYTES = 64 * 1024 * 1024
+
+
+class ModelError(Exception):
+    """A model file that cannot be used: one line saying why and what to do."""
+
+
+def library_versions() -> dict[str, str]:
+    import joblib
+    import scipy
+    import sklearn
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
+            "joblib": joblib.__version__}
+
+
+def _hasher():
+    from sklearn.feature_extraction import FeatureHasher
+    return FeatureHasher(n_features=N_FEATURES, input_type="string", alternate_sign=False)
+
+
+def vectorise(token_lists: Iterable[list[str]]) -> sparse.csr_matrix:
+    """Hashed token counts, log-damped (one word said ten times is not ten words), unit length."""
+    matrix = _hasher().transform(token_lists).tocsr().astype(np.float64)
+    np.log1p(matrix.data, out=matrix.data)
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
+
+
+def bucket_of(token: str) -> int:
+    """The hash bucket FeatureHasher puts `token` in (for explanations)."""
+    from sklearn.utils import murmurhash3_32
+    return abs(int(murmurhash3_32(token, seed=0))) % N_FEATURES
+
+
+def sigmoid(value: np.ndarray | float) -> np.ndarray | float:
+    return 1.0 / (1.0 + np.exp(-np.clip(value, -40, 40)))
+
+
+@dataclass
+class LinearModel:
+    weights: np.ndarray  # float32, one per hash bucket
+    bias: float
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def decision(self, matrix: sparse.csr_matrix) -> np.ndarray:
+        return matrix @ self.weights.astype(np.float64) + self.bias
+
+    def probabilities(self, matrix: sparse.csr_matrix) -> np.ndarray:
+        return sigmoid(self.decision(matrix))
+
+    def probability(self, tokens: list[str]) -> float:
+        return float(self.probabilities(vectorise([tokens]))[0])
+
+    def contributions(self, tokens: list[str]) -> list[tuple[str, float]]:
+        """Each distinct token's push on the log-odds, strongest first (positive = spammy)."""
+        row = vectorise([tokens])
+        value_of = {int(i): float(v) for i, v in zip(row.indices, row.data)}
+        pushes: dict[str, float] = {}
+        for token in dict.fromkeys(tokens):
+            bucket = bucket_of(token)
+            pushes[token] = value_of.get(bucket, 0.0) * float(self.weights[bucket])
+        return sorted(pushes.items(), key=lambda kv: -abs(kv[1]))
+
+    # -- incremental learning ---------------------------------------------
+    def update(self, matrix: sparse.csr_matrix, labels: np.ndarray, *, epochs: int = 200,
+               step: float = 1.0, anchor: float = 1e-3, target: float = 0.8) -> int:
+        """Learn from a few new messages without the original training set.
+
+        Gradient steps on the logistic loss of the new messages, with an L2 pull
+        towards the current weights so one report does not make the model forget
+        the rest. Stops once every new message sits on its side of 0.5 by
+        `target` (or after `epochs`). Returns the epochs used.
+        """
+        start = self.weights.astype(np.float64)
+        weights = start.copy()
+        bias = self.bias
+        y = labels.astype(np.float64)
+        count = max(1, matrix.shape[0])
+        for epoch in range(1, epochs + 1):
+            p = sigmoid(matrix @ weights + bias)
+            right = np.where(y == 1, p >= target, p <= 1 - target)
+            if right.all():
+                epoch -= 1
+                break
+            error = p - y
+            gradient = (matrix.T @ error) / count + anchor * (weights - start)
+            weights -= step * gradient
+            bias -= step * 0.1 * float(error.mean())  # the prior moves slower than the words
+        self.weights = weights.astype(np.float32)
+        self.bias = float(bias)
+        return epoch
+
+    # -- files ------------------------------------------------------------
+    def save(self, path: Path) -> Path:
+        """`path` (joblib) and `path` with `.card.json` beside it. Returns the card path."""
+        import joblib
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.card.update(format=FORMAT, format_version=FORMAT_VERSION,
+                         feature_version=FEATURE_VERSION, n_features=N_FEATURES,
+                         libraries=library_versions())
+        payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                   "weights": self.weights.astype(np.float32), "bias": float(self.bias),
+                   "card": self.card}
+        temp = path.with_name(path.name + ".tmp")
+        joblib.dump(payload, temp, compress=3)
+        temp.replace(path)
+        card_path = card_path_for(path)
+        card_path.write_text(json.dumps(self.card, indent=2, sort_keys=True, default=str) + "\n")
+        return card_path
+
+
+def card_path_for(path: Path) -> Path:
+    return path.with_name(path.name.removesuffix(".joblib") + ".card.json")
+
+
+def _major_minor(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in str(version).split(".")[:2]:
+        digits = "".join(c for c in piece if c.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def check_compatible(card: dict[str, Any], where: str) -> None:
+    if card.get("format") != FORMAT:
+        raise ModelError(f"{where}: not a Mailsphere classifier model (format "
+                         f"{card.get('format')!r}); retrain with `mailsphere train classifier`")
+    if card.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{where}: model format {card.get('format_version')} but this build "
+                         f"reads format {FORMAT_VERSION}; retrain with `mailsphere train "
+                         f"classifier`")
+    if card.get("feature_version") != FEATURE_VERSION or card.get("n_features") != N_FEATURES:
+        raise ModelError(f"{where}: trained on feature set {card.get('feature_version')} "
+                         f"({card.get('n_features')} buckets), this build computes feature set "
+                         f"{FEATURE_VERSION} ({N_FEATURES}); retrain the model")
+    import sklearn
+    # numpy stores the arrays; scikit-learn's FeatureHasher decides the buckets.
+    for library, running in (("numpy", np.__version__), ("scikit-learn", sklearn.__version__)):
+        made_with = str((card.get("libraries") or {}).get(library, ""))
+        if made_with and _major_minor(made_with)[:1] != _major_minor(running)[:1]:
+            raise ModelError(f"{where}: made with {library} {made_with}, this is {library} "
+                             f"{running} (incompatible major version); retrain the model")
+
+
+def load_model(path: str | Path) -> LinearModel:
+    """Load and check a model; every failure is a ModelError with one clear line."""
+    import joblib
+    path = Path(path)
+    where = str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ModelError(f"{where}: {exc.strerror or 'cannot be read'}") from None
+    if size > MAX_MODEL_BYTES:
+        raise ModelError(f"{where}: {size} bytes, larger than any model this build makes")
+    try:
+        payload = joblib.load(path)
+    except Exception as exc:  # noqa: BLE001 - a damaged file can fail in many ways
+        raise ModelError(f"{where}: not a readable model file ({type(exc).__name__}); "
+                         f"retrain with `mailsphere train classifier`") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("card"), dict):
+        raise ModelError(f"{where}: not a Mailsphere classifier model")
+    card = payload["card"]
+    check_compatible(card, where)
+    weights = payload.get("weights")
+    bias = payload.get("bias")
+    if not isinstance(weights, np.ndarray) or weights.shape != (N_FEATURES,) or \
+            not isinstance(bias, float) or not math.isfinite(bias) or \
+            not np.isfinite(weights).all():
+        raise ModelError(f"{where}: model weights are damaged; retrain the model")
+    return LinearModel(weights.astype(np.float32), bias, card)
