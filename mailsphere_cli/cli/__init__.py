@@ -5,6 +5,7 @@ import typer
 
 from mailsphere_cli import __version__
 from mailsphere_cli.cli import explain, quarantine, report, rules, scan
+from mailsphere_cli.cli import digest, lists
 from mailsphere_cli.cli import train
 
 app = typer.Typer(
@@ -34,6 +35,8 @@ app.command("report")(report.report)
 app.command("explain")(explain.explain)
 app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(rules.app, name="rules")
+app.add_typer(lists.app, name="lists")
+app.command("digest")(digest.digest)
 app.add_typer(train.app, name="train")
 
 
