@@ -42,12 +42,9 @@ class PlannedDigest:
     org: str
     recipient: str
     items: list[dict[str, Any]]
-    digest_id: int | None = None  # set when resuming a pending digest
+    digest_id: int | None = None  # known when resuming a pending digest
     created: str = ""
-
-    @property
-    def resumed(self) -> bool:
-        return self.digest_id is not None
+    resumed: bool = False
 
 
 @dataclass
@@ -123,7 +120,8 @@ def _last_runs(store: Store) -> dict[str, str]:
 
 
 def _pending(store: Store, org: str) -> list[PlannedDigest]:
-    return [PlannedDigest(org, r["recipient"], json.loads(r["items"]), r["id"], r["created"])
+    return [PlannedDigest(org, r["recipient"], json.loads(r["items"]), r["id"], r["created"],
+                          resumed=True)
             for r in store.query("SELECT * FROM digests WHERE org = ? AND state = 'pending' "
                                  "ORDER BY id", (org,))]
 
