@@ -96,7 +96,25 @@ class ZoneServer:
     def _under(self, name: str, suffixes: list[str]) -> bool:
         return any(name == s or name.endswith("." + s) for s in suffixes)
 
+    @staticmethod
+    def _fast_nxdomain(packet: bytes) -> bytes | None:
+        """NXDOMAIN built from the request's bytes: the benchmark's server must not be
+        the bottleneck it measures."""
+        if len(packet) < 17:
+            return None
+        end, hops = 12, 0
+        while end < len(packet) and packet[end] != 0 and hops < 128:
+            end += packet[end] + 1
+            hops += 1
+        end += 5  # the root label, QTYPE and QCLASS
+        if end > len(packet):
+            return None
+        flags = 0x8400 | (packet[2] & 0x01) << 8 | 0x0080 | 3  # QR AA (+RD) RA NXDOMAIN
+        return packet[:2] + struct.pack("!HHHHH", flags, 1, 0, 0, 0) + packet[12:end]
+
     def answer(self, packet: bytes, transport: str) -> bytes | None:
+        if self.nxdomain_everything:
+            return self._fast_nxdomain(packet)
         try:
             request = DNSRecord.parse(packet)
         except Exception:
@@ -177,8 +195,9 @@ class ZoneServer:
                 except OSError:
                     return
 
-        class UDP(socketserver.ThreadingMixIn, socketserver.UDPServer):
-            daemon_threads = True
+        # UDP answers are quick and never block (a silent zone just drops the
+        # packet), so one thread serves them in arrival order.
+        class UDP(socketserver.UDPServer):
             allow_reuse_address = True
 
         class TCP(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -225,8 +244,11 @@ class ZoneServer:
         self.stop()
 
 
-if __name__ == "__main__":  # a manual run: python tests/dnsserver.py
+if __name__ == "__main__":  # python tests/dnsserver.py [--nxdomain] : serve until killed
+    import sys
     import time
-    with ZoneServer({"example.test": [("A", "192.0.2.1"), ("TXT", "v=spf1 -all")]}) as srv:
-        print("serving on", srv.address)
-        time.sleep(3600)
+    zone = {"example.test": [("A", "192.0.2.1"), ("TXT", "v=spf1 -all")]}
+    with ZoneServer(zone, nxdomain_everything="--nxdomain" in sys.argv) as srv:
+        print(srv.address, flush=True)
+        while True:
+            time.sleep(3600)

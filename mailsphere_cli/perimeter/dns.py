@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextvars
 import ipaddress
+import selectors
 import socket
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import dns.exception
 import dns.flags
@@ -138,8 +138,7 @@ class Resolver:
     """A caching stub resolver shared by every check in one worker process."""
 
     def __init__(self, servers: list[str] | None = None, timeout: float = 2.0,
-                 retries: int = 1, offline: bool = False, budget: float = 10.0,
-                 workers: int = 8) -> None:
+                 retries: int = 1, offline: bool = False, budget: float = 10.0) -> None:
         self.servers = [parse_server(s) for s in (servers or ([] if offline else _system_servers()))]
         self.timeout = max(0.05, float(timeout))
         self.retries = max(0, int(retries))
@@ -147,9 +146,6 @@ class Resolver:
         self.budget = max(0.1, float(budget))
         self._cache: OrderedDict[tuple[str, str], tuple[float, Answer]] = OrderedDict()
         self._lock = threading.Lock()
-        self._workers = workers
-        self._pool: ThreadPoolExecutor | None = None
-        self._tasks: ThreadPoolExecutor | None = None
         self.stats = {"queries": 0, "cache_hits": 0, "temperrors": 0, "budget_exhausted": 0}
 
     # -- per message -------------------------------------------------------
@@ -177,33 +173,46 @@ class Resolver:
     def query(self, name: str, rdtype: str = "A") -> Answer:
         name = name.strip().rstrip(".").lower()
         rdtype = rdtype.upper()
-        if not name or len(name) > 253 or any(not 0 < len(label) < 64 for label in name.split(".")):
+        if not self._valid(name):
             return Answer(name, rdtype, NXDOMAIN, error="invalid name")
         if self.offline:
             return Answer(name, rdtype, TEMPERROR, error="offline")
         cached = self._cached(name, rdtype)
         if cached is not None:
             return cached
-        answer = self._resolve(name, rdtype)
+        answer = self._resolve_batch([(name, rdtype)])[0]
         self._store(answer)
         return answer
 
     def many(self, queries: Iterable[tuple[str, str]]) -> list[Answer]:
-        """Resolve independent lookups concurrently; answers in the order asked."""
-        queries = list(queries)
-        if len(queries) <= 1:
-            return [self.query(n, t) for n, t in queries]
-        pool = self._lookup_pool()
-        futures = [pool.submit(contextvars.copy_context().run, self.query, n, t) for n, t in queries]
-        return [f.result() for f in futures]
+        """Resolve independent lookups together; answers in the order asked.
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run a whole check (SPF, DKIM...) beside others, inside this message's budget."""
-        if self._tasks is None:
-            with self._lock:
-                if self._tasks is None:
-                    self._tasks = ThreadPoolExecutor(4, thread_name_prefix="dns-task")
-        return self._tasks.submit(contextvars.copy_context().run, fn, *args)
+        Cached answers are served at once; every miss is sent before any reply is
+        awaited (one non-blocking socket each, one selector), so N lookups cost
+        about one round trip, without threads contending for the interpreter.
+        """
+        queries = list(queries)
+        answers: list[Answer | None] = [None] * len(queries)
+        misses: list[int] = []
+        keys: list[tuple[str, str]] = []
+        for index, (name, rdtype) in enumerate(queries):
+            name, rdtype = name.strip().rstrip(".").lower(), rdtype.upper()
+            keys.append((name, rdtype))
+            if not self._valid(name):
+                answers[index] = Answer(name, rdtype, NXDOMAIN, error="invalid name")
+            elif self.offline:
+                answers[index] = Answer(name, rdtype, TEMPERROR, error="offline")
+            else:
+                answers[index] = self._cached(name, rdtype)
+                if answers[index] is None:
+                    misses.append(index)
+        unique = list(dict.fromkeys(keys[i] for i in misses))
+        resolved = dict(zip(unique, self._resolve_batch(unique))) if unique else {}
+        for answer in resolved.values():
+            self._store(answer)
+        for index in misses:
+            answers[index] = resolved[keys[index]]
+        return answers  # type: ignore[return-value]
 
     def dnsfunc(self, name: bytes | str, timeout: float = 5) -> bytes | None:
         """dkimpy's TXT hook: the first TXT record joined, or None."""
@@ -218,19 +227,13 @@ class Resolver:
         return None
 
     def close(self) -> None:
-        for pool in (self._pool, self._tasks):
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._tasks = None
+        """Nothing to release: sockets live only for the duration of one batch."""
 
     # -- internals ---------------------------------------------------------
 
-    def _lookup_pool(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            with self._lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="dns")
-        return self._pool
+    @staticmethod
+    def _valid(name: str) -> bool:
+        return bool(name) and len(name) <= 253 and all(0 < len(label) < 64 for label in name.split("."))
 
     def _cached(self, name: str, rdtype: str) -> Answer | None:
         key = (name, rdtype)
@@ -256,43 +259,104 @@ class Resolver:
             while len(self._cache) > MAX_CACHE_ENTRIES:
                 self._cache.popitem(last=False)
 
-    def _resolve(self, name: str, rdtype: str) -> Answer:
-        try:
-            wanted = dns.rdatatype.from_text(rdtype)
-        except dns.rdatatype.UnknownRdatatype:
-            return Answer(name, rdtype, TEMPERROR, error="unknown type")
-        if not self.servers:
-            return Answer(name, rdtype, TEMPERROR, error="no DNS servers")
-        request = dns.message.make_query(name, wanted)
-        last_error = "no answer"
+    def _resolve_batch(self, items: list[tuple[str, str]]) -> list[Answer]:
+        """Ask the servers about every (name, type) at once: each round sends all
+        still-unanswered questions to one server and waits for replies until the
+        timeout (or the message's budget) runs out; retries go round the servers."""
+        results: list[Answer | None] = [None] * len(items)
+        pending: dict[int, tuple[dns.message.Message, int]] = {}
+        errors: dict[int, str] = {}
+        for index, (name, rdtype) in enumerate(items):
+            try:
+                wanted = dns.rdatatype.from_text(rdtype)
+            except dns.rdatatype.UnknownRdatatype:
+                results[index] = Answer(name, rdtype, TEMPERROR, error="unknown type")
+                continue
+            pending[index] = (dns.message.make_query(name, wanted), wanted)
+            errors[index] = "no DNS servers" if not self.servers else "no answer"
         for _attempt in range(self.retries + 1):
             for host, port in self.servers:
+                if not pending:
+                    break
                 wait = min(self.timeout, self.remaining())
                 if wait <= 0.01:
-                    return self._exhausted(name, rdtype)
+                    for index in list(pending):
+                        results[index] = self._exhausted(*items[index])
+                        del pending[index]
+                    break
+                self._udp_round(items, pending, results, errors, host, port, wait)
+        for index in pending:
+            with self._lock:
+                self.stats["temperrors"] += 1
+            results[index] = Answer(items[index][0], items[index][1], TEMPERROR, error=errors[index])
+        return results  # type: ignore[return-value]
+
+    def _udp_round(self, items: list[tuple[str, str]], pending: dict[int, tuple[dns.message.Message, int]],
+                   results: list[Answer | None], errors: dict[int, str], host: str, port: int,
+                   wait: float) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        selector = selectors.DefaultSelector()
+        sockets: list[socket.socket] = []
+        try:
+            for index, (request, _wanted) in list(pending.items()):
+                sock = socket.socket(family, socket.SOCK_DGRAM)
+                sockets.append(sock)
+                sock.setblocking(False)
+                try:
+                    sock.sendto(request.to_wire(), (host, port))
+                except OSError as exc:
+                    errors[index] = f"{host}:{port}: {exc.strerror or type(exc).__name__}"
+                    continue
+                selector.register(sock, selectors.EVENT_READ, index)
                 with self._lock:
                     self.stats["queries"] += 1
-                try:
-                    response = dns.query.udp(request, host, timeout=wait, port=port,
-                                             ignore_unexpected=True)
+            waiting = {key.data for key in selector.get_map().values()}
+            deadline = time.monotonic() + wait
+            while waiting:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                for key, _events in selector.select(left):
+                    index = key.data
+                    try:
+                        data = key.fileobj.recv(65535)  # type: ignore[union-attr]
+                        response = dns.message.from_wire(data)
+                    except (OSError, dns.exception.DNSException, ValueError):
+                        continue  # refused port, or junk: keep waiting for a real reply
+                    request, wanted = pending[index]
+                    if not request.is_response(response):
+                        continue
+                    selector.unregister(key.fileobj)
+                    waiting.discard(index)
                     if response.flags & dns.flags.TC:
-                        wait = min(self.timeout, self.remaining())
-                        if wait <= 0.01:
-                            return self._exhausted(name, rdtype)
-                        response = dns.query.tcp(request, host, timeout=wait, port=port)
-                except (dns.exception.Timeout, socket.timeout):
-                    last_error = f"timeout from {host}:{port}"
-                    continue
-                except (OSError, dns.exception.DNSException, EOFError, ValueError) as exc:
-                    last_error = f"{host}:{port}: {type(exc).__name__}"
-                    continue
-                answer = self._interpret(name, rdtype, wanted, response)
-                if answer is not None:
-                    return answer
-                last_error = f"{dns.rcode.to_text(response.rcode())} from {host}:{port}"
-        with self._lock:
-            self.stats["temperrors"] += 1
-        return Answer(name, rdtype, TEMPERROR, error=last_error)
+                        response = self._tcp(request, host, port, index, errors)
+                        if response is None:
+                            continue
+                    answer = self._interpret(*items[index], wanted, response)
+                    if answer is None:
+                        errors[index] = f"{dns.rcode.to_text(response.rcode())} from {host}:{port}"
+                    else:
+                        results[index] = answer
+                        del pending[index]
+            for index in waiting:
+                errors[index] = f"timeout from {host}:{port}"
+        finally:
+            selector.close()
+            for sock in sockets:
+                sock.close()
+
+    def _tcp(self, request: dns.message.Message, host: str, port: int, index: int,
+             errors: dict[int, str]) -> dns.message.Message | None:
+        """The same question over TCP, for an answer too long for UDP."""
+        wait = min(self.timeout, self.remaining())
+        if wait <= 0.01:
+            errors[index] = "budget exhausted"
+            return None
+        try:
+            return dns.query.tcp(request, host, timeout=wait, port=port)
+        except (dns.exception.DNSException, OSError, EOFError, ValueError) as exc:
+            errors[index] = f"{host}:{port} over TCP: {type(exc).__name__}"
+            return None
 
     def _exhausted(self, name: str, rdtype: str) -> Answer:
         budget = _current_budget.get()

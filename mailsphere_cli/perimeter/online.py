@@ -1,9 +1,10 @@
 """The network half of the perimeter, inside one message's DNS budget.
 
-Independent lookups are fired together first (blocklists, URI blocklists,
-PTR, DMARC records, DKIM keys, the sender's SPF record), so the checks that
-follow mostly read the warm cache; SPF and forward-confirmed rDNS then run
-beside DKIM/ARC rather than after them.
+Independent lookups are sent together first, in one batch that costs about
+one round trip (blocklists, URI blocklists, PTR, DMARC records, DKIM keys,
+the sender's SPF record), so the checks that follow mostly read the warm
+cache and only chase what they could not know in advance (SPF includes,
+forward confirmation of PTR names).
 """
 from __future__ import annotations
 
@@ -59,21 +60,19 @@ def run_network_checks(msg: Any, ctx: Any, resolver: Resolver, hop: Relay | None
     for error in listed.errors + uri_listed.errors:
         ctx.skip(f"dnsbl {error.partition(':')[0]}", f"error: {error.partition(': ')[2]}")
 
-    # 2. SPF and FCrDNS beside DKIM/ARC.
-    spf_job = resolver.submit(spf.check_spf, resolver, ip, auth["env_from"], auth["helo"]) if ip else None
-    fcrdns_job = resolver.submit(rdns.forward_confirmed, resolver, ip) if public_ip else None
+    # 2. The checks proper, mostly reading the warm cache.
     auth["dkim"] = [r.as_dict() for r in dkim.verify_dkim(raw, resolver)] if signatures else []
     if any(name.lower() == "arc-seal" for name, _ in getattr(msg, "raw_headers", [])):
         auth["arc"] = dkim.verify_arc(raw, resolver)
     else:
         auth["arc"] = {"result": "none", "instances": 0, "reason": "no ARC headers"}
-    if spf_job is not None:
-        auth["spf"] = spf_job.result().as_dict()
+    if ip:
+        auth["spf"] = spf.check_spf(resolver, ip, auth["env_from"], auth["helo"]).as_dict()
     else:
         auth["spf"] = {"result": "none", "domain": env_domain, "identity": "mailfrom",
                        "explanation": "no connecting IP in the Received trail"}
-    if fcrdns_job is not None:
-        auth["fcrdns"] = fcrdns_job.result()
+    if public_ip:
+        auth["fcrdns"] = rdns.forward_confirmed(resolver, ip)
         if auth["rdns"] is None and auth["fcrdns"]["names"]:
             auth["rdns"] = auth["fcrdns"]["confirmed"] or auth["fcrdns"]["names"][0]
             auth["rdns_source"] = "PTR lookup"
