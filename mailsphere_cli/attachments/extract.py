@@ -172,7 +172,8 @@ def _tnef_members(container: FoundObject) -> list[FoundObject]:
 # --- raw fallback ---------------------------------------------------------------
 
 _B64_BLOCK = re.compile(rb"(?:^[A-Za-z0-9+/]{40,100}={0,2}\r?\n){4,}", re.M)
-_CTE_BASE64 = re.compile(rb"^content-transfer-encoding:\s*base64", re.I | re.M)
+# Matched on lowercased bytes: a literal prefix lets `re` skip ahead fast.
+_CTE_BASE64 = re.compile(rb"\ncontent-transfer-encoding:[ \t]*base64")
 _SUSPICIOUS_DEFECTS = ("Boundary", "Multipart", "base64", "Invariant", "Missing", "Misplaced")
 
 
@@ -184,7 +185,7 @@ def mime_is_suspicious(msg: Any) -> bool:
     if any(any(word in d for word in _SUSPICIOUS_DEFECTS) for d in defects):
         return True
     raw = getattr(msg, "raw", b"") or b""
-    declared = len(_CTE_BASE64.findall(raw[:MAX_TEXT_SCAN * 4]))
+    declared = len(_CTE_BASE64.findall(raw[:MAX_TEXT_SCAN * 4].lower()))
     decoded = sum(1 for p in getattr(msg, "parts", []) if p.cte == "base64")
     return declared > decoded
 
