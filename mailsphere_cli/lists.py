@@ -181,7 +181,8 @@ class Proof:
 
 
 def sender_proof(auth: dict[str, Any], from_domain: str) -> Proof:
-    """Is the sender proven authorised for `from_domain`? Reads the perimeter's record."""
+    """Is the sender proven authorised for `from_domain`? Reads the perimeter's record;
+    the most direct proof is named: an aligned DKIM signature, aligned SPF, DMARC."""
     spf, dkim, dmarc = auth.get("spf"), auth.get("dkim"), auth.get("dmarc")
     if spf is None and dkim is None and dmarc is None:
         return Proof("unknown", evidence="authentication not checked (offline or perimeter "
@@ -189,9 +190,6 @@ def sender_proof(auth: dict[str, Any], from_domain: str) -> Proof:
     if not from_domain:
         return Proof("unproven", evidence="no From address")
     from mailsphere_cli.perimeter.dmarc import aligned
-    if isinstance(dmarc, dict) and dmarc.get("result") == "pass" and \
-            aligned(str(dmarc.get("domain") or from_domain), from_domain, strict=False):
-        return Proof("proven", "dmarc", f"DMARC pass for {from_domain}")
     for signature in (dkim if isinstance(dkim, list) else [])[:20]:
         if isinstance(signature, dict) and signature.get("result") == "pass" and \
                 aligned(str(signature.get("domain") or ""), from_domain, strict=False):
@@ -200,6 +198,11 @@ def sender_proof(auth: dict[str, Any], from_domain: str) -> Proof:
     if isinstance(spf, dict) and spf.get("result") == "pass" and spf.get("identity") != "helo" \
             and aligned(str(spf.get("domain") or ""), from_domain, strict=False):
         return Proof("proven", "spf", f"SPF pass for envelope domain {spf.get('domain')}")
+    # DMARC pass rests on one of the two above; it is the proof when only its summary
+    # is known (for instance from a trusted relay's verdict).
+    if isinstance(dmarc, dict) and dmarc.get("result") == "pass" and \
+            aligned(str(dmarc.get("domain") or from_domain), from_domain, strict=False):
+        return Proof("proven", "dmarc", f"DMARC pass for {from_domain}")
     seen = []
     if isinstance(spf, dict):
         seen.append(f"SPF {spf.get('result')} ({spf.get('domain') or '-'})")
