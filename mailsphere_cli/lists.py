@@ -273,7 +273,10 @@ def decide(lists: RecipientLists, from_addr: str, envelope_from: str, proof: Pro
             decision = Decision("whitelist", level, white[1], white[2], lists.recipient, lists.org)
             if proof.state == "proven":
                 return decision
-            attempts.append(decision)  # ignored: fall through to the next level
+            attempts.append(decision)  # ignored: a blacklist it outranked applies again
+            if black:
+                return Decision("blacklist", level, black[1], black[2], lists.recipient,
+                                lists.org)
     return None
 
 
