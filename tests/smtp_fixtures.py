@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["SmtpServer", "Delivered", "smtp_server", "free_port"]
+__all__ = ["SmtpServer", "Delivered", "smtp_server", "free_port", "hold_message"]
 
 
 @dataclass
@@ -166,3 +166,29 @@ def smtp_server():
     server = SmtpServer().start()
     yield server
     server.stop()
+
+
+# -- quarantined items for lifecycle and digest tests -----------------------------------
+def hold_message(store, *, sender: str = "promo@spam.test",
+                 recipients: tuple[str, ...] = ("bob@ours.test",), subject: str = "Cheap pills",
+                 score: float = 9.5, malicious: bool = False, org: str | None = "ours",
+                 body: str = "buy now") -> str:
+    """Put one message into the quarantine the way a scan does; return its qid."""
+    import hashlib
+
+    from mailsphere_cli.store.quarantine import Quarantine
+    from mailsphere_cli.verdict import Action, ScoredHit, Verdict
+    raw = (f"From: <{sender}>\r\nTo: {', '.join(recipients)}\r\nSubject: {subject}\r\n"
+           f"Message-ID: <{hashlib.sha1(body.encode() + subject.encode()).hexdigest()}@spam.test>"
+           f"\r\n\r\n{body}\r\n").encode()
+    hits = (ScoredHit("BODY_PILLS", score, "content", "matched 'buy now'"),)
+    attachments: tuple = ()
+    if malicious:
+        attachments = ({"name": "invoice.exe", "true_type": "pe", "size": 4096,
+                        "sha256": "ab" * 32, "findings": ["ATTACH_BANNED_TYPE: executable"]},)
+    verdict = Verdict(id=hashlib.sha256(raw).hexdigest(), source="test.eml", sender=sender,
+                      recipients=tuple(recipients), subject=subject, score=score, threshold=5.0,
+                      action=Action.MALICIOUS if malicious else Action.SPAM,
+                      decided_by="attachments" if malicious else "rules", hits=hits,
+                      attachments=attachments, org=org, size=len(raw))
+    return Quarantine(store).hold(verdict, raw)
