@@ -272,7 +272,8 @@ class Resolver:
             except dns.rdatatype.UnknownRdatatype:
                 results[index] = Answer(name, rdtype, TEMPERROR, error="unknown type")
                 continue
-            pending[index] = (dns.message.make_query(name, wanted), wanted)
+            # EDNS with a 1232-byte payload: DKIM keys fit without a TCP retry.
+            pending[index] = (dns.message.make_query(name, wanted, use_edns=0, payload=1232), wanted)
             errors[index] = "no DNS servers" if not self.servers else "no answer"
         for _attempt in range(self.retries + 1):
             for host, port in self.servers:
@@ -294,56 +295,57 @@ class Resolver:
     def _udp_round(self, items: list[tuple[str, str]], pending: dict[int, tuple[dns.message.Message, int]],
                    results: list[Answer | None], errors: dict[int, str], host: str, port: int,
                    wait: float) -> None:
+        """One socket sends every pending question, then replies are matched back to
+        their questions by message id and question section until `wait` runs out."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        selector = selectors.DefaultSelector()
-        sockets: list[socket.socket] = []
-        try:
+        by_id: dict[int, list[int]] = {}
+        with socket.socket(family, socket.SOCK_DGRAM) as sock, selectors.DefaultSelector() as selector:
+            sock.setblocking(False)
             for index, (request, _wanted) in list(pending.items()):
-                sock = socket.socket(family, socket.SOCK_DGRAM)
-                sockets.append(sock)
-                sock.setblocking(False)
                 try:
                     sock.sendto(request.to_wire(), (host, port))
                 except OSError as exc:
                     errors[index] = f"{host}:{port}: {exc.strerror or type(exc).__name__}"
                     continue
-                selector.register(sock, selectors.EVENT_READ, index)
-                with self._lock:
-                    self.stats["queries"] += 1
-            waiting = {key.data for key in selector.get_map().values()}
+                by_id.setdefault(request.id, []).append(index)
+            with self._lock:
+                self.stats["queries"] += sum(len(v) for v in by_id.values())
+            waiting = {index for indices in by_id.values() for index in indices}
+            selector.register(sock, selectors.EVENT_READ)
             deadline = time.monotonic() + wait
             while waiting:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or not selector.select(left):
                     break
-                for key, _events in selector.select(left):
-                    index = key.data
+                for _drain in range(len(waiting) + 8):
                     try:
-                        data = key.fileobj.recv(65535)  # type: ignore[union-attr]
+                        data = sock.recv(65535)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError:
+                        break  # e.g. ICMP port unreachable: the rest will time out
+                    try:
                         response = dns.message.from_wire(data)
-                    except (OSError, dns.exception.DNSException, ValueError):
-                        continue  # refused port, or junk: keep waiting for a real reply
-                    request, wanted = pending[index]
-                    if not request.is_response(response):
+                    except (dns.exception.DNSException, ValueError):
+                        continue  # junk: keep waiting for a real reply
+                    match = next((i for i in by_id.get(response.id, ()) if i in waiting
+                                  and pending[i][0].is_response(response)), None)
+                    if match is None:
                         continue
-                    selector.unregister(key.fileobj)
-                    waiting.discard(index)
+                    waiting.discard(match)
+                    request, wanted = pending[match]
                     if response.flags & dns.flags.TC:
-                        response = self._tcp(request, host, port, index, errors)
+                        response = self._tcp(request, host, port, match, errors)
                         if response is None:
                             continue
-                    answer = self._interpret(*items[index], wanted, response)
+                    answer = self._interpret(*items[match], wanted, response)
                     if answer is None:
-                        errors[index] = f"{dns.rcode.to_text(response.rcode())} from {host}:{port}"
+                        errors[match] = f"{dns.rcode.to_text(response.rcode())} from {host}:{port}"
                     else:
-                        results[index] = answer
-                        del pending[index]
+                        results[match] = answer
+                        del pending[match]
             for index in waiting:
                 errors[index] = f"timeout from {host}:{port}"
-        finally:
-            selector.close()
-            for sock in sockets:
-                sock.close()
 
     def _tcp(self, request: dns.message.Message, host: str, port: int, index: int,
              errors: dict[int, str]) -> dns.message.Message | None:

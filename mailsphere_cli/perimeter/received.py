@@ -22,7 +22,6 @@ from typing import Iterable
 MAX_RECEIVED = 60          # more hops than this is a loop or an attack
 MAX_HEADER_CHARS = 4_000   # a Received header longer than this is cut before parsing
 
-_CLAUSE_WORDS = ("from", "by", "via", "with", "id", "for")
 _BRACKET_IP = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)(?:%[\w.]+)?\]")
 _BARE_IP = re.compile(r"(?:^|[\s(@])((?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\d{1,3}(?:\.\d{1,3}){3})?)(?=$|[\s):\]])")
 _EXIM_HELO = re.compile(r"\bhelo=([^\s()\]]+)", re.I)
@@ -70,34 +69,25 @@ class Relay:
                 "parse_ok": self.parse_ok}
 
 
+_CLAUSE_TOKENS = re.compile(r"[()]|(?<!\S)(?:from|by|via|with|id|for)(?=[\s<\[(]|$)", re.I)
+
+
 def _split_clauses(text: str) -> dict[str, str]:
-    """Words at parenthesis depth 0 start clauses; comments stay with their clause."""
+    """Keywords at parenthesis depth 0 start clauses; comments stay with their clause."""
     clauses: dict[str, str] = {}
-    current = ""
-    depth = 0
-    word_start = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "(":
+    current, start, depth = "", 0, 0
+    for token in _CLAUSE_TOKENS.finditer(text):
+        word = token.group(0)
+        if word == "(":
             depth += 1
-        elif ch == ")":
+        elif word == ")":
             depth = max(0, depth - 1)
-        elif depth == 0 and ch.isalpha() and (i == 0 or text[i - 1].isspace()):
-            j = i
-            while j < n and text[j].isalpha():
-                j += 1
-            word = text[i:j].lower()
-            if word in _CLAUSE_WORDS and (j == n or text[j].isspace() or text[j] in "<[("):
-                if current and current not in clauses:
-                    clauses[current] = text[word_start:i].strip()
-                current, word_start = word, j
-                i = j
-                continue
-        i += 1
+        elif depth == 0:
+            if current and current not in clauses:
+                clauses[current] = text[start:token.start()].strip()
+            current, start = word.lower(), token.end()
     if current and current not in clauses:
-        clauses[current] = text[word_start:].strip()
+        clauses[current] = text[start:].strip()
     return clauses
 
 
