@@ -172,7 +172,7 @@ def smtp_server():
 def hold_message(store, *, sender: str = "promo@spam.test",
                  recipients: tuple[str, ...] = ("bob@ours.test",), subject: str = "Cheap pills",
                  score: float = 9.5, malicious: bool = False, org: str | None = "ours",
-                 body: str = "buy now") -> str:
+                 body: str = "buy now", notify: tuple[str, ...] = ("recipient",)) -> str:
     """Put one message into the quarantine the way a scan does; return its qid."""
     import hashlib
 
@@ -191,4 +191,4 @@ def hold_message(store, *, sender: str = "promo@spam.test",
                       action=Action.MALICIOUS if malicious else Action.SPAM,
                       decided_by="attachments" if malicious else "rules", hits=hits,
                       attachments=attachments, org=org, size=len(raw))
-    return Quarantine(store).hold(verdict, raw)
+    return Quarantine(store).hold(verdict, raw, notify)

@@ -20,6 +20,7 @@ clock, the given offset for `--now 2026-12-01T08:00:00+00:00`.
 """
 from __future__ import annotations
 
+import email.policy
 import html
 import json
 import re
@@ -268,14 +269,14 @@ def render_digest(org: Any, planned: PlannedDigest, sender: str,
                   f"({org.retention_days} days)."]
     table = ("<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\"><tr><th>Date</th>"
              "<th>From</th><th>Subject</th><th>Score</th><th>Main reason</th><th>Release</th>"
-             "</tr>" + "".join(rows_html) + "</table>")
+             "</tr>\n" + "\n".join(rows_html) + "\n</table>")
     more_html = (f"<p>... and {more} more: <code>mailsphere quarantine list --recipient "
                  f"{html.escape(planned.recipient)}</code></p>" if more else "")
     body_html = (f"<html><body><h2>Quarantine digest for {html.escape(planned.recipient)}</h2>"
                  f"<p>{count} addressed to you held as spam since your last digest "
                  f"({html.escape(org.name)}).</p>{table}{more_html}"
                  f"<p>Held mail is deleted after {org.retention_days} days.</p></body></html>")
-    message = EmailMessage()
+    message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = sender
     message["To"] = planned.recipient
     message["Subject"] = f"Quarantine digest: {count} held for you"
@@ -286,6 +287,7 @@ def render_digest(org: Any, planned: PlannedDigest, sender: str,
     message["Message-ID"] = f"<digest-{planned.digest_id}.{tag}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"
     message["X-Mailsphere-Digest"] = f"{org.name}; {len(items)} item(s)"
-    message.set_content("\n".join(lines) + "\n")
-    message.add_alternative(body_html, subtype="html")
+    # Quoted-printable keeps every line short: relays refuse lines over 998 bytes.
+    message.set_content("\n".join(lines) + "\n", cte="quoted-printable")
+    message.add_alternative(body_html, subtype="html", cte="quoted-printable")
     return message

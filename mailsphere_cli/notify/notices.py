@@ -9,6 +9,7 @@ re-sends it under the same key (one outbox file, one Message-ID).
 """
 from __future__ import annotations
 
+import email.policy
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,7 +84,7 @@ def render_notice(notice: dict[str, Any], sender: str) -> EmailMessage:
                          + (f" ({findings})" if findings else ""))
     lines += ["", "If you expected this message, ask the sender to send the file another "
                   "way, or contact your administrator with the reference above."]
-    message = EmailMessage()
+    message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = sender
     message["To"] = notice["recipient"]
     message["Subject"] = ("Your message was not delivered: malicious content" if to_sender else
@@ -96,7 +97,7 @@ def render_notice(notice: dict[str, Any], sender: str) -> EmailMessage:
     domain = sender.rpartition("@")[2] or "mailsphere.invalid"
     message["Message-ID"] = f"<notice-{notice['id']}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content("\n".join(lines) + "\n")
+    message.set_content("\n".join(lines) + "\n", cte="quoted-printable")
     return message
 
 
