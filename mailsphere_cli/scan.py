@@ -69,12 +69,8 @@ class ScanSummary:
                 "elapsed_s": round(self.elapsed, 3), "messages_per_s": round(self.rate, 1)}
 
 
-VerdictSink = Callable[[dict], None]
+VerdictSink = Callable[[dict, str], None]  # the verdict, and the same as one line of JSON
 ProgressSink = Callable[[int, int], None]  # messages done, bytes done
-
-
-def verdict_from_record(record: dict) -> dict:
-    return record
 
 
 def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSink | None = None,
@@ -111,8 +107,28 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                     continue
                 yield item
 
-        batch: list[Verdict] = []
+        batch: list[tuple[RawMessage, Verdict, str]] = []
+        batch_bytes = 0
         last_flush = time.monotonic()
+
+        def flush() -> None:
+            """Quarantine copies durable first, then the records, then (on request) moves."""
+            nonlocal batch_bytes, last_flush
+            if not batch:
+                return
+            held = [(raw, verdict) for raw, verdict, _ in batch
+                    if options.quarantine and verdict.action in QUARANTINED]
+            if held:
+                quarantine.hold_many([(verdict, raw.data, _notify_policy(settings, verdict))
+                                      for raw, verdict in held])
+                summary.quarantined += len(held)
+            store.record(run_id, pack_version, [v for _, v, _ in batch], [t for _, _, t in batch])
+            if options.move:
+                for raw, verdict in held:
+                    _move(raw, verdict.as_dict(), store, quarantine, moves, summary)
+            batch.clear()
+            batch_bytes = 0
+            last_flush = time.monotonic()
 
         def drain_side() -> None:
             while side:
@@ -127,7 +143,8 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                     if options.move and known["action"] in ("spam", "malicious"):
                         _move(item, known, store, quarantine, moves, summary)
                     if on_verdict:
-                        on_verdict(dict(known, already_recorded=True))
+                        record = dict(known, already_recorded=True)
+                        on_verdict(record, json.dumps(record, ensure_ascii=False))
                     if on_progress:
                         on_progress(summary.messages, summary.bytes)
 
@@ -140,28 +157,22 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                     summary.rules[hit.rule] += 1
                 if verdict.action is Action.ERROR:
                     summary.errors.append((verdict.source, "; ".join(verdict.errors)))
-                if options.quarantine and verdict.action in QUARANTINED:
-                    org = settings.config.orgs.get(verdict.org or "")
-                    quarantine.hold(verdict, raw.data, org.notify_malicious if org else
-                                    ("recipient",))
-                    summary.quarantined += 1
-                    if options.move:
-                        _move(raw, verdict.as_dict(), store, quarantine, moves, summary)
-                batch.append(verdict)
-                if len(batch) >= 200 or time.monotonic() - last_flush > 1.0:
-                    store.record(run_id, pack_version, batch)
-                    batch.clear()
-                    last_flush = time.monotonic()
+                record = verdict.as_dict()
+                text = json.dumps(record, ensure_ascii=False)
+                batch.append((raw, verdict, text))
+                batch_bytes += len(raw.data)
+                if len(batch) >= 200 or batch_bytes > 32 << 20 \
+                        or time.monotonic() - last_flush > 1.0:
+                    flush()
                 if on_verdict:
-                    on_verdict(verdict.as_dict())
+                    on_verdict(record, text)
                 if on_progress:
                     on_progress(summary.messages, summary.bytes)
             drain_side()
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
-            if batch:
-                store.record(run_id, pack_version, batch)
+            flush()
             moved, failures = moves.apply_mbox(store)
             summary.moved += moved
             summary.move_failures += failures
@@ -173,6 +184,11 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
         store.close()
     summary.elapsed = time.perf_counter() - started
     return summary
+
+
+def _notify_policy(settings: Settings, verdict: Verdict) -> tuple[str, ...]:
+    org = settings.config.orgs.get(verdict.org or "")
+    return org.notify_malicious if org else ("recipient",)
 
 
 def _pack_version(settings: Settings) -> str:
@@ -195,7 +211,7 @@ def _move(raw: RawMessage, verdict: dict, store: Store, quarantine: Quarantine, 
         summary.moved += 1
 
 
-def write_output(path: Path) -> tuple[Callable[[dict], None], Callable[[], None]]:
+def write_output(path: Path) -> tuple[VerdictSink, Callable[[], None]]:
     """A sink writing verdicts to FILE.jsonl or FILE.csv."""
     handle = open(path, "w", encoding="utf-8", newline="")
     if path.suffix.lower() == ".csv":
@@ -205,13 +221,13 @@ def write_output(path: Path) -> tuple[Callable[[dict], None], Callable[[], None]
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
 
-        def sink(record: dict) -> None:
+        def sink(record: dict, text: str) -> None:
             row = dict(record)
             row["to"] = ";".join(record.get("to", []))
             row["hits"] = ";".join(f"{h['rule']}={h['score']}" for h in record.get("hits", []))
             row["errors"] = ";".join(record.get("errors", []))
             writer.writerow(row)
     else:
-        def sink(record: dict) -> None:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        def sink(record: dict, text: str) -> None:
+            handle.write(text + "\n")
     return sink, handle.close

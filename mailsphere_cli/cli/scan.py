@@ -1,7 +1,6 @@
 """`mailsphere scan PATH...`"""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -108,12 +107,11 @@ def scan(
     sinks = []
     listed: list[dict] = []
     if json_out:
-        def to_stdout(record: dict) -> None:
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+        def to_stdout(record: dict, text: str) -> None:
+            sys.stdout.write(text + "\n")
         sinks.append(to_stdout)
     else:
-        def remember(record: dict) -> None:
+        def remember(record: dict, text: str) -> None:
             if len(listed) <= LIST_LIMIT:
                 listed.append(record)
         sinks.append(remember)
@@ -125,9 +123,9 @@ def scan(
             fail(f"--output {output}: {exc.strerror}")
         sinks.append(sink)
 
-    def on_verdict(record: dict) -> None:
+    def on_verdict(record: dict, text: str) -> None:
         for sink in sinks:
-            sink(record)
+            sink(record, text)
 
     total = _total_bytes(paths)
     progress = Progress(TextColumn("[bold]scanning"), BarColumn(),

@@ -135,18 +135,25 @@ class Store:
                               (message_id, rulepack)).fetchone()
         return json.loads(row["verdict"]) if row else None
 
-    def record(self, run_id: int, rulepack: str, verdicts: Iterable[Verdict]) -> None:
-        """Write a batch of verdicts in one transaction (replacing an earlier record)."""
+    def record(self, run_id: int, rulepack: str, verdicts: Iterable[Verdict],
+               texts: Iterable[str] | None = None) -> None:
+        """Write a batch of verdicts in one transaction (replacing an earlier record).
+
+        `texts`, when given, are the verdicts already serialised to JSON (the scan
+        serialises each verdict once, for its output and for the database).
+        """
         stamp = now_iso()
+        verdicts = list(verdicts)
+        texts = list(texts) if texts is not None else [json.dumps(v.as_dict()) for v in verdicts]
         with self.transaction():
-            for v in verdicts:
+            for v, text in zip(verdicts, texts):
                 self.db.execute("DELETE FROM hits WHERE message_id = ? AND rulepack = ?",
                                 (v.id, rulepack))
                 self.db.execute(
                     "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (v.id, rulepack, run_id, v.source, v.sender, json.dumps(list(v.recipients)),
                      v.subject, v.date, v.size, v.org, v.score, v.threshold, v.action.value,
-                     v.decided_by, v.elapsed_ms, stamp, json.dumps(v.as_dict())))
+                     v.decided_by, v.elapsed_ms, stamp, text))
                 self.db.executemany(
                     "INSERT INTO hits VALUES (?,?,?,?,?,?)",
                     [(v.id, rulepack, h.rule, h.score, h.group, h.evidence) for h in v.hits])
