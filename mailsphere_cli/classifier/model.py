@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 import math
 import platform
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 from scipy import sparse
+from sklearn.utils import murmurhash3_32 as _murmur
 
 from mailsphere_cli.classifier.features import FEATURE_VERSION
 
@@ -41,9 +44,32 @@ def library_versions() -> dict[str, str]:
             "joblib": joblib.__version__}
 
 
+@lru_cache(maxsize=1)
 def _hasher():
     from sklearn.feature_extraction import FeatureHasher
     return FeatureHasher(n_features=N_FEATURES, input_type="string", alternate_sign=False)
+
+
+_BUCKETS: dict[str, int] = {}
+_BUCKET_CACHE_LIMIT = 300_000
+
+
+def hashed_row(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """One message as (bucket indices, values): the numbers `vectorise` gives its row,
+    without building sparse matrices. This is the per-message hot path: words repeat
+    from message to message, so their buckets are remembered (bounded)."""
+    if len(_BUCKETS) > _BUCKET_CACHE_LIMIT:
+        _BUCKETS.clear()
+    counts: dict[int, int] = {}
+    for token, count in Counter(tokens).items():
+        bucket = _BUCKETS.get(token)
+        if bucket is None:
+            bucket = _BUCKETS[token] = bucket_of(token)
+        counts[bucket] = counts.get(bucket, 0) + count
+    indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    values = np.log1p(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+    norm = float(np.sqrt(values @ values)) or 1.0
+    return indices, values / norm
 
 
 def vectorise(token_lists: Iterable[list[str]]) -> sparse.csr_matrix:
@@ -56,9 +82,8 @@ def vectorise(token_lists: Iterable[list[str]]) -> sparse.csr_matrix:
 
 
 def bucket_of(token: str) -> int:
-    """The hash bucket FeatureHasher puts `token` in (for explanations)."""
-    from sklearn.utils import murmurhash3_32
-    return abs(int(murmurhash3_32(token, seed=0))) % N_FEATURES
+    """The hash bucket FeatureHasher puts `token` in (signed MurmurHash3, seed 0, abs, mod)."""
+    return abs(int(_murmur(token, 0))) % N_FEATURES
 
 
 def sigmoid(value: np.ndarray | float) -> np.ndarray | float:
@@ -78,12 +103,14 @@ class LinearModel:
         return sigmoid(self.decision(matrix))
 
     def probability(self, tokens: list[str]) -> float:
-        return float(self.probabilities(vectorise([tokens]))[0])
+        indices, values = hashed_row(tokens)
+        score = float(values @ self.weights[indices].astype(np.float64)) + self.bias
+        return float(sigmoid(score))
 
     def contributions(self, tokens: list[str]) -> list[tuple[str, float]]:
         """Each distinct token's push on the log-odds, strongest first (positive = spammy)."""
-        row = vectorise([tokens])
-        value_of = {int(i): float(v) for i, v in zip(row.indices, row.data)}
+        indices, values = hashed_row(tokens)
+        value_of = {int(i): float(v) for i, v in zip(indices, values)}
         pushes: dict[str, float] = {}
         for token in dict.fromkeys(tokens):
             bucket = bucket_of(token)

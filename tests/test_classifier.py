@@ -1,0 +1,207 @@
+"""The learning classifier: features, training, model files, incremental update, the stage."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+from mailsphere_cli.classifier import (BANDS, ModelError, Models, band_for, build_services,
+                                       load_model, org_model_path, run)
+from mailsphere_cli.classifier.features import tokens_of
+from mailsphere_cli.classifier.model import FORMAT_VERSION
+from mailsphere_cli.classifier.training import (Corpus, TrainingError, check_enough, explain,
+                                                read_corpus, train, update)
+from mailsphere_cli.config import Config, OrgConfig
+from mailsphere_cli.context import Context
+from mailsphere_cli.message import ParsedMessage
+from tests.classifier_corpus import make_message, write_corpus
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("corpora")
+    return write_corpus(root / "ham", "ham", 40), write_corpus(root / "spam", "spam", 40)
+
+
+@pytest.fixture(scope="module")
+def trained(corpora, tmp_path_factory):
+    ham, spam = corpora
+    report = train(read_corpus([str(ham)], [str(spam)]), org="acme")
+    path = tmp_path_factory.mktemp("model") / "acme.joblib"
+    report.model.save(path)
+    return report, path
+
+
+# -- features ---------------------------------------------------------------------------
+def test_tokens_leave_out_the_mailbox_and_keep_the_mail():
+    raw = (b"Received: from relay7.corp-internal.example.com (10.1.2.3)\n"
+           b"Message-ID: <abc123@mx.provider-one.test>\n"
+           b"List-Id: <workers.lists.example.org>\n"
+           b"Date: Tue, 03 Mar 2026 09:00:00 +0000\n"
+           b"From: \"Prize Desk\" <desk@winners.test>\n"
+           b"To: zzzz@spamassassin.taint.org\n"
+           b"Subject: zzzz, claim your prize\n\n"
+           b"Dear zzzz, claim 1000000 now at http://www.claims.winners.test/claim/now?id=5\n"
+           b"Offer ends 2026-03-04.\n")
+    tokens = tokens_of(ParsedMessage(raw))
+    text = " ".join(tokens)
+    for provenance in ("relay7", "corp", "provider", "workers", "zzzz", "taint",
+                       "spamassassin", "2026", "received", "list"):
+        assert provenance not in text, provenance
+    assert "s:claim" in tokens and "s:prize" in tokens
+    assert "s:<rcpt>" in tokens and "w:<rcpt>" in tokens  # "greets the recipient" survives
+    assert "u:winners.test" in tokens and "up:claim" in tokens
+    assert "fn:prize" in tokens and "fd:winners.test" in tokens
+    assert "w:#7" in tokens  # numbers become shapes
+
+
+def test_tokens_of_hostile_message_are_bounded():
+    raw = b"Subject: " + b"A" * 100_000 + b"\n\n" + b"word " * 400_000
+    tokens = tokens_of(ParsedMessage(raw))
+    assert 0 < len(tokens) <= 12_000
+
+
+# -- training ---------------------------------------------------------------------------
+def test_training_separates_the_classes(trained, corpora):
+    report, path = trained
+    assert report.chosen.auc > 0.98
+    assert {e.family for e in report.evaluations} == {"logistic", "sgd", "complement_nb"}
+    assert report.chosen.family in report.why
+    model = load_model(path)
+    rng = random.Random("fresh")
+    ham_p = [model.probability(tokens_of(ParsedMessage(make_message("ham", 900 + i, rng))))
+             for i in range(10)]
+    spam_p = [model.probability(tokens_of(ParsedMessage(make_message("spam", 900 + i, rng))))
+              for i in range(10)]
+    assert max(ham_p) < 0.2 and min(spam_p) > 0.8
+    spam_words = " ".join(t for t, _ in report.top["spam"][:10])
+    assert any(w in spam_words for w in ("money", "prize", "cash", "free", "offer", "claim"))
+
+
+def test_model_card_written_beside_the_model(trained):
+    _, path = trained
+    card = json.loads(path.with_name("acme.card.json").read_text())
+    assert card["organisation"] == "acme" and card["format_version"] == FORMAT_VERSION
+    assert card["counts"] == {"ham": 40, "spam": 40, "duplicates": 0, "conflicts": 0,
+                              "unreadable": 0}
+    assert "scikit-learn" in card["libraries"] and card["cross_validation"]["chosen"]["roc_auc"]
+    assert card["top_features"]["spam"] and card["trained_at"]
+
+
+def test_refuses_too_little_mail_and_dedupes(tmp_path, corpora):
+    ham, _ = corpora
+    spam = write_corpus(tmp_path / "spam", "spam", 5)
+    corpus = read_corpus([str(ham), str(ham)], [str(spam)])  # ham given twice: deduplicated
+    assert corpus.ham == 40 and corpus.duplicates == 40
+    with pytest.raises(TrainingError, match="at least 20 of each"):
+        train(corpus)
+
+
+def test_warns_on_imbalance():
+    corpus = Corpus([["w:x"]] * 250 + [["w:y"]] * 20, [0] * 250 + [1] * 20)
+    assert "imbalanced" in check_enough(corpus)[0]
+
+
+# -- model files ------------------------------------------------------------------------
+def test_corrupt_model_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.joblib"
+    bad.write_bytes(b"\x80\x04 this is not a model")
+    with pytest.raises(ModelError, match="not a readable model file"):
+        load_model(bad)
+    with pytest.raises(ModelError, match="cannot be read|No such file"):
+        load_model(tmp_path / "missing.joblib")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"format_version": FORMAT_VERSION + 1}, "model format"),
+    ({"libraries": {"scikit-learn": "0.24.2", "numpy": np.__version__}},
+     "incompatible major version"),
+    ({"feature_version": 999}, "feature set"),
+])
+def test_incompatible_model_is_refused(trained, tmp_path, change, message):
+    _, path = trained
+    payload = joblib.load(path)
+    payload["card"] = {**payload["card"], **change}
+    odd = tmp_path / "odd.joblib"
+    joblib.dump(payload, odd)
+    with pytest.raises(ModelError, match=message):
+        load_model(odd)
+
+
+def test_unusable_model_skips_the_stage_and_the_scan_goes_on(tmp_path):
+    from mailsphere_cli.sources import Location, RawMessage
+    from mailsphere_cli.workers import Settings, build_pipeline
+
+    bad = tmp_path / "bad.joblib"
+    bad.write_bytes(b"garbage")
+    pipeline = build_pipeline(Settings(config=Config(), offline=True, model=str(bad)))
+    data = make_message("spam", 1, random.Random(1))
+    verdict = pipeline.run(RawMessage("x" * 64, "t.eml", data, len(data), Location("eml", "t")))
+    skipped = {s.name: s.reason for s in verdict.skipped}
+    assert "not a readable model file" in skipped["classifier"]
+    assert not any(h.rule.startswith("CLASSIFIER_") for h in verdict.hits)
+    assert verdict.action.value in ("deliver", "spam") and not verdict.errors
+
+
+# -- incremental update -----------------------------------------------------------------
+def test_update_changes_a_borderline_verdict(trained, tmp_path):
+    _, path = trained
+    model = load_model(path)
+    rng = random.Random("borderline")
+    mixed = [rng.choice(("budget", "review", "prize", "cash", "the", "of")) for _ in range(60)]
+    borderline = make_message("ham", 777, rng, words=mixed)
+    before = model.probability(tokens_of(ParsedMessage(borderline)))
+    assert 0.05 < before < 0.95
+    folder = tmp_path / "reported"
+    folder.mkdir()
+    (folder / "fn.eml").write_bytes(borderline)
+    record = update(model, read_corpus([], [str(folder)]))
+    after = model.probability(tokens_of(ParsedMessage(borderline)))
+    assert after > max(0.8, before) and record["spam"] == 1
+    assert band_for(after, list(BANDS)) != band_for(before, list(BANDS))
+    # It still knows plain ham from before: no forgetting.
+    ham = make_message("ham", 778, random.Random("plain"))
+    assert model.probability(tokens_of(ParsedMessage(ham))) < 0.2
+    model.save(tmp_path / "updated.joblib")
+    assert load_model(tmp_path / "updated.joblib").card["updates"][0]["spam"] == 1
+
+
+def test_explain_names_the_words(trained):
+    _, path = trained
+    model = load_model(path)
+    words = ["prize"] * 10 + ["budget"] * 10
+    result = explain(model, ParsedMessage(make_message("spam", 5, random.Random(5), words=words)))
+    assert "w:prize" in [t for t, _ in result.towards_spam]
+    assert "w:budget" in [t for t, _ in result.towards_ham]
+
+
+# -- the stage --------------------------------------------------------------------------
+def test_stage_uses_the_org_model_and_adds_one_band(trained, tmp_path):
+    _, path = trained
+    target = org_model_path(tmp_path, "acme")
+    target.parent.mkdir(parents=True)
+    target.write_bytes(path.read_bytes())
+    org = OrgConfig(name="acme", domains=("example.com",))
+    config = Config(orgs={"acme": org})
+    services = build_services(config, None, data_dir=tmp_path)
+    models: Models = services["classifier"]
+    assert "acme" in models.by_org
+    msg = ParsedMessage(make_message("spam", 3, random.Random(3)))
+    ctx = Context(msg=msg, config=config, org=org, services=services)
+    run(msg, ctx)
+    bands = [h for h in ctx.hits if h.rule.startswith("CLASSIFIER_")]
+    assert len(bands) == 1 and ctx.spam_probability > 0.8
+    assert "model of acme" in bands[0].evidence and f"{ctx.spam_probability:.3f}" in \
+        bands[0].evidence
+
+
+def test_band_edges():
+    bands = list(BANDS)
+    assert band_for(0.0, bands) == "CLASSIFIER_00_01"
+    assert band_for(0.01, bands) == "CLASSIFIER_01_05"
+    assert band_for(0.5, bands) == "CLASSIFIER_50_80"
+    assert band_for(1.0, bands) == "CLASSIFIER_99_100"
