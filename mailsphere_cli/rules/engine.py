@@ -100,8 +100,15 @@ class CompiledRules:
             text = self.text_for(msg, target_set.kind, target_set.target)
             if not text:
                 continue
+            try:
+                matched = target_set.matcher.Match(text)
+            except UnicodeEncodeError:
+                # Raw header views keep undecodable bytes as lone surrogates,
+                # which RE2 (UTF-8 only) refuses: match a cleaned copy instead.
+                text = text.encode("utf-8", "replace").decode("utf-8")
+                matched = target_set.matcher.Match(text)
             # Match() returns None, not an empty list, when nothing matches.
-            for index in target_set.matcher.Match(text) or ():
+            for index in matched or ():
                 rule = target_set.rules[index]
                 found = target_set.singles[index].search(text)
                 if found is None:

@@ -1,0 +1,157 @@
+"""Eval checks on what the reader is shown: shouting, punctuation, obfuscated
+words, unusual and invisible Unicode. They read `msg.body` (subject, text and
+rendered HTML), bounded to its first 50,000 characters."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+from mailsphere_cli.rules.checks import check
+
+MAX_CHARS = 50_000
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e]")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+_WORDS = re.compile(r"[^\W\d_]+")
+_FANCY = re.compile("[\U0001d400-\U0001d7ff\uff21-\uff5a\u24b6-\u24e9]")
+_MONEY = re.compile(r"[$€£]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:USD|EUR|GBP|dollars)\b")
+
+
+def _body(msg: Any) -> str:
+    return msg.body[:MAX_CHARS]
+
+
+_UPPER = bytes(range(65, 91))
+_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+
+
+@lru_cache(maxsize=4)
+def _caps(text: str) -> tuple[int, int]:
+    """(capital letters, letters) among the ASCII letters: counted in C, not per character."""
+    data = text.encode("ascii", "ignore")
+    letters = len(data) - len(data.translate(None, _LETTERS))
+    upper = len(data) - len(data.translate(None, _UPPER))
+    return upper, letters
+
+
+@check("body_caps_ratio")
+def body_caps_ratio(msg: Any, ctx: Any, ratio: float, minimum: int = 200) -> str:
+    """Share of capital letters among the letters of the text (shouting)."""
+    text = msg.text if msg.text.strip() else msg.html_text
+    upper, letters = _caps(text[:MAX_CHARS])
+    if letters < minimum:
+        return ""
+    share = upper / letters
+    return f"{share:.0%} of {letters} letters are capitals" if share >= ratio else ""
+
+
+@check("body_invisible_chars")
+def body_invisible_chars(msg: Any, ctx: Any, minimum: int = 3) -> str:
+    """Zero-width and soft-hyphen characters splitting words, invisible to readers."""
+    body = _body(msg)
+    found = [] if body.isascii() else _INVISIBLE.findall(body)
+    return f"{len(found)} invisible characters (U+{ord(found[0]):04X}...)" if len(found) >= minimum else ""
+
+
+@check("body_bidi_controls")
+def body_bidi_controls(msg: Any, ctx: Any) -> str:
+    found = _BIDI.search(_body(msg) + msg.from_name)
+    return f"direction control U+{ord(found.group(0)):04X}" if found else ""
+
+
+def _script(ch: str) -> str:
+    try:
+        return unicodedata.name(ch).split(" ")[0]
+    except ValueError:
+        return ""
+
+
+@check("body_mixed_script_words")
+def body_mixed_script_words(msg: Any, ctx: Any, minimum: int = 2) -> str:
+    """Words mixing Latin with Cyrillic or Greek letters: homoglyph obfuscation."""
+    body = _body(msg)
+    if body.isascii():
+        return ""
+    found = []
+    for word in _WORDS.findall(body):
+        if word.isascii() or len(word) < 3:
+            continue
+        scripts = {_script(c) for c in word}
+        if "LATIN" in scripts and scripts & {"CYRILLIC", "GREEK"}:
+            found.append(word)
+            if len(found) >= minimum:
+                return f"mixed-script words: {', '.join(found[:3])}"
+    return ""
+
+
+@check("subject_mixed_script")
+def subject_mixed_script(msg: Any, ctx: Any) -> str:
+    if msg.subject.isascii():
+        return ""
+    for word in _WORDS.findall(msg.subject[:500]):
+        scripts = {_script(c) for c in word}
+        if "LATIN" in scripts and scripts & {"CYRILLIC", "GREEK"}:
+            return f"subject word {word!r} mixes scripts"
+    return ""
+
+
+@check("body_fancy_letters")
+def body_fancy_letters(msg: Any, ctx: Any, minimum: int = 5) -> str:
+    """Mathematical alphanumerics and fullwidth letters used as text (𝐅𝐑𝐄𝐄, ＦＲＥＥ)."""
+    text = _body(msg)
+    if text.isascii():
+        return ""
+    count = len(_FANCY.findall(text))
+    return f"{count} styled letters" if count >= minimum else ""
+
+
+@check("body_length")
+def body_length(msg: Any, ctx: Any, maximum: int) -> str:
+    text = (msg.text if msg.text.strip() else msg.html_text).strip()
+    return f"{len(text)} characters of text" if 0 < len(text) <= maximum else ""
+
+
+@check("body_exclamations")
+def body_exclamations(msg: Any, ctx: Any, minimum: int) -> str:
+    count = _body(msg).count("!")
+    return f"{count} exclamation marks" if count >= minimum else ""
+
+
+@check("body_money_amounts")
+def body_money_amounts(msg: Any, ctx: Any, minimum: int) -> str:
+    found = []
+    for match in _MONEY.finditer(_body(msg)):
+        found.append(match.group(0))
+        if len(found) >= minimum:
+            break
+    return f"{len(found)} money amounts ({', '.join(found[:3])})" if len(found) >= minimum else ""
+
+
+@check("subject_shape")
+def subject_shape(msg: Any, ctx: Any, kind: str) -> str:
+    subject = msg.subject[:500]
+    if kind == "empty":
+        return "no subject" if not subject.strip() else ""
+    if kind == "caps_words":
+        words = [w for w in _WORDS.findall(subject) if len(w) >= 3]
+        caps = [w for w in words if w.isupper()]
+        return subject if len(words) >= 3 and len(caps) * 2 > len(words) else ""
+    if kind == "non_ascii_latin":
+        raw = msg.raw_header("Subject") or ""
+        return subject if "=?" not in raw and any(ord(c) > 127 for c in raw) else ""
+    if kind == "spaced_letters":
+        return subject if re.search(r"(?:\b\w[ ._*-]){4,}\w\b", subject) else ""
+    if kind == "long":
+        return f"{len(subject)}-character subject" if len(subject) > 120 else ""
+    if kind == "ends_with_id":
+        return subject if re.search(r"[\s_-](?:[a-z]{2,}\d{3,}|\d{4,}[a-z]+)\s*$", subject,
+                                    re.I) and not re.search(r"\b(?:bug|issue|ticket|#)", subject,
+                                                            re.I) else ""
+    if kind == "recipient_name":
+        for address in msg.to_addrs[:3]:
+            local = address.partition("@")[0]
+            if len(local) >= 4 and local.lower() in subject.lower():
+                return f"subject carries the recipient's mailbox name {local}"
+        return ""
+    raise ValueError(f"unknown subject_shape kind {kind!r}")

@@ -1,0 +1,99 @@
+"""Eval checks for signs of legitimate mail. Their rules score negative: a
+mailing list that says who it is, a reply in a thread, a signed message. Each
+sign is cheap for a real correspondent and awkward for a spammer to fake well;
+none is proof, so scores stay modest and decision rows refuse the credit when
+the mail also carries hard evidence of abuse."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mailsphere_cli.rules.checks import check
+
+_LIST_ID = re.compile(r"<?[A-Za-z0-9][\w.-]*\.[\w.-]+>?\s*$")
+
+
+@check("list_headers")
+def list_headers(msg: Any, ctx: Any) -> str:
+    """A well-formed List-Id plus a way to reach the list (List-Post or List-Help)."""
+    list_id = msg.header("List-Id") or ""
+    bracket = re.search(r"<([^<>\s]+)>", list_id)
+    value = bracket.group(1) if bracket else list_id.strip()
+    if not value or not _LIST_ID.match(value) or "@" in value:
+        return ""
+    if msg.has_header("List-Post") or msg.has_header("List-Help") or msg.has_header("List-Archive"):
+        return f"List-Id {value}"
+    return ""
+
+
+@check("thread_reply")
+def thread_reply(msg: Any, ctx: Any) -> str:
+    """A reply that names the message it answers (In-Reply-To or References) and
+    quotes or keeps its subject."""
+    refs = (msg.header("In-Reply-To") or "") + " " + (msg.header("References") or "")
+    if not re.search(r"<[^<>\s]+@[^<>\s]+>", refs):
+        return ""
+    if re.match(r"\s*(?:re|aw|sv|antw|vs|odp|r)\s*(?:\[\d+\])?\s*:", msg.subject, re.I):
+        return f"reply: {msg.subject[:60]}"
+    return ""
+
+
+@check("quoted_reply_text")
+def quoted_reply_text(msg: Any, ctx: Any, minimum: int = 3) -> str:
+    """Plain text quoting an earlier message line by line ("> ...")."""
+    lines = msg.text[:30000].splitlines()
+    quoted = sum(1 for line in lines if line.startswith(">"))
+    if quoted >= minimum and re.search(r"(?im)^(?:on .{5,200}wrote:|.{3,120} wrote:|"
+                                       r"-----original message-----|quoting )", msg.text[:30000]):
+        return f"{quoted} quoted lines with an attribution"
+    return ""
+
+
+@check("thread_started_by_us")
+def thread_started_by_us(msg: Any, ctx: Any) -> str:
+    """A reply whose References name a message written on one of the organisation's
+    own domains: someone answering mail our users sent."""
+    orgs = getattr(ctx.config, "orgs", None) or {}
+    domains = {d.lower() for o in orgs.values() for d in getattr(o, "domains", ())}
+    if not domains:
+        return ""
+    refs = ((msg.header("In-Reply-To") or "") + " " + (msg.header("References") or ""))[:5000]
+    for found in re.findall(r"<[^<>\s@]+@([^<>\s]+)>", refs):
+        host = found.lower()
+        if any(host == d or host.endswith("." + d) for d in domains):
+            return f"answers a message from {host}"
+    return ""
+
+
+@check("pgp_signed")
+def pgp_signed(msg: Any, ctx: Any) -> str:
+    for part in msg.parts:
+        if part.content_type in ("application/pgp-signature", "application/pkcs7-signature",
+                                 "application/x-pkcs7-signature"):
+            return f"signed ({part.content_type})"
+    if "-----BEGIN PGP SIGNED MESSAGE-----" in msg.text[:5000]:
+        return "inline PGP signature"
+    return ""
+
+
+@check("mua_known")
+def mua_known(msg: Any, ctx: Any) -> str:
+    """A mail client that people (not bulk tools) write with, named in the headers
+    and consistent with a Message-ID of the shape that client makes."""
+    agent = (msg.header("User-Agent") or msg.header("X-Mailer") or "")[:200]
+    mid = msg.message_id
+    if not agent:
+        return ""
+    for agent_re, mid_re in _MUAS:
+        if agent_re.search(agent) and mid_re.search(mid):
+            return f"{agent[:60]} with Message-ID {mid[:60]}"
+    return ""
+
+
+_MUAS = tuple((re.compile(a), re.compile(m)) for a, m in (
+        (r"^Mutt/", r"^<\d{14}\.[A-Z]{2}\d+@"), (r"Gnus/", r"^<[a-z0-9]+\.fsf@"),
+        (r"^Pine|^Alpine", r"^<(?:Pine|alpine)\."), (r"Evolution", r"^<\d+\.\d+\.camel@"),
+        (r"Thunderbird|Mozilla", r"^<[0-9A-F]{8}\.\d|^<[0-9a-f-]{36}@|^<\w+\.\d+@"),
+        (r"^Microsoft Outlook|^Microsoft Office Outlook", r"^<(?:\d{3}|[0-9A-F]{12})\w+@"),
+        (r"^Apple Mail", r"^<[0-9A-F-]{36}@"), (r"KMail", r"^<\d{9}"),
+))

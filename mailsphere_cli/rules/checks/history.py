@@ -1,0 +1,147 @@
+"""Eval checks on the message's history: hop count, dates against the message's
+own clock, headers a real MTA or client adds.
+
+The reference clock is the message's, never the wall clock: a batch analyser
+reads mailboxes from any year, so "now" is when our side received the message
+(the handover Received timestamp), else the newest Received timestamp, else
+the Date header.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from mailsphere_cli.rules.checks import check
+
+
+def reference_clock(msg: Any, ctx: Any) -> tuple[datetime | None, str]:
+    """(the message's own "now", where it came from)."""
+    relays = ctx.relays or []
+    if ctx.handover is not None and ctx.handover < len(relays) and relays[ctx.handover].timestamp:
+        return relays[ctx.handover].timestamp, "handover Received"
+    for relay in relays:
+        if relay.timestamp is not None:
+            return relay.timestamp, "newest Received"
+    date = _aware(msg.date)
+    return (date, "Date header") if date else (None, "")
+
+
+def _aware(stamp: datetime | None) -> datetime | None:
+    if stamp is None:
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=timezone.utc)
+
+
+@check("date_offset", needs="perimeter")
+def date_offset(msg: Any, ctx: Any, direction: str, hours: float, max_hours: float = 0) -> str:
+    """The Date header is `hours` ahead of ("future") or behind ("past") the arrival time.
+
+    With max_hours, only offsets below it count (so bands do not overlap).
+    """
+    date = _aware(msg.date)
+    now, source = reference_clock(msg, ctx)
+    if date is None or now is None or source == "Date header":
+        return ""
+    try:
+        delta = (date - now) if direction == "future" else (now - date)
+    except (TypeError, OverflowError):
+        return ""
+    if delta < timedelta(hours=hours) or (max_hours and delta >= timedelta(hours=max_hours)):
+        return ""
+    return f"Date {msg.header('Date')} is {delta} {'after' if direction == 'future' else 'before'} " \
+           f"the {source} time {now.isoformat()}"
+
+
+@check("received_count")
+def received_count(msg: Any, ctx: Any, minimum: int = 0, maximum: int = 10_000) -> str:
+    count = len(ctx.relays) if ctx.relays else len(msg.headers("Received"))
+    return f"{count} Received headers" if minimum <= count <= maximum else ""
+
+
+@check("hops_before_handover", needs="perimeter")
+def hops_before_handover(msg: Any, ctx: Any, minimum: int = 0, maximum: int = 0) -> str:
+    """Received hops written outside our side (below the handover)."""
+    if ctx.handover is None:
+        return ""
+    outside = len(ctx.relays) - ctx.handover - 1
+    return f"{outside} hops before ours" if minimum <= outside <= maximum else ""
+
+
+@check("received_helo_claims_provider", needs="perimeter")
+def received_helo_claims_provider(msg: Any, ctx: Any) -> str:
+    """The handover client says HELO as a big mail provider, from an address whose
+    recorded name is not that provider's: a forged origin."""
+    if ctx.handover is None:
+        return ""
+    hop = ctx.relays[ctx.handover]
+    helo = (hop.helo or "").lower().rstrip(".")
+    big = re.search(r"(?:^|\.)(hotmail|yahoo|aol|msn|gmail|google|outlook|live|mail\.ru|"
+                    r"yandex|excite|lycos|juno|earthlink|compuserve|prodigy|att|verizon|comcast)"
+                    r"\.(?:com|net|ru)$", helo)
+    if not big or hop.rdns is None:
+        return ""
+    name = big.group(1)
+    if name in (hop.rdns or ""):
+        return ""
+    return f"HELO {hop.helo} from {hop.ip} ({hop.rdns or 'no rDNS'})"
+
+
+@check("date_shape")
+def date_shape(msg: Any, ctx: Any, kind: str) -> str:
+    value = msg.header("Date")
+    if value is None:
+        return ""
+    if kind == "unparseable":
+        return f"Date: {value[:80]}" if msg.date is None else ""
+    if kind == "no_zone":
+        return f"Date: {value[:80]}" if msg.date is not None and msg.date.tzinfo is None else ""
+    if kind == "odd_zone":
+        date = msg.date
+        if date is None or date.tzinfo is None:
+            return ""
+        offset = date.utcoffset()
+        if offset is None:
+            return ""
+        minutes = int(offset.total_seconds() // 60)
+        return f"Date zone {value[-12:]}" if abs(minutes) > 14 * 60 or minutes % 15 else ""
+    raise ValueError(f"unknown date_shape kind {kind!r}")
+
+
+@check("received_date_spread", needs="perimeter")
+def received_date_spread(msg: Any, ctx: Any, hours: float) -> str:
+    """The oldest and newest Received timestamps are more than `hours` apart."""
+    stamps = [r.timestamp for r in ctx.relays if r.timestamp is not None]
+    if len(stamps) < 2:
+        return ""
+    try:
+        spread = max(stamps) - min(stamps)
+    except TypeError:
+        return ""
+    return f"hops span {spread}" if spread > timedelta(hours=hours) else ""
+
+
+@check("message_id_shape")
+def message_id_shape(msg: Any, ctx: Any, kind: str) -> str:
+    value = msg.message_id
+    if kind == "missing":
+        return "" if value else "no Message-ID"
+    if not value:
+        return ""
+    inner = value.strip().strip("<>")
+    if kind == "no_angle":
+        return value if not (value.startswith("<") and value.rstrip().endswith(">")) else ""
+    if kind == "no_at":
+        return value if "@" not in inner else ""
+    if kind == "domain_ip":
+        return value if re.search(r"@\[?\d{1,3}(?:\.\d{1,3}){3}\]?$", inner) else ""
+    if kind == "from_domain_lookalike":
+        from mailsphere_cli.rules.checks.url import lookalike_of
+        domain = inner.rpartition("@")[2].lower()
+        return lookalike_of(domain) if "." in domain else ""
+    if kind == "no_dot_domain":
+        domain = inner.rpartition("@")[2]
+        return value if "@" in inner and "." not in domain else ""
+    if kind == "spaces":
+        return value if " " in inner else ""
+    raise ValueError(f"unknown message_id_shape kind {kind!r}")

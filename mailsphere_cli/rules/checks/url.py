@@ -1,0 +1,452 @@
+"""Eval checks over the message's links, and the reference data they share
+(brands, free-mail providers, shorteners, suspicious TLDs under rules/data/).
+
+Links come from `msg.urls` (normalised: IDNA hosts, dotted IPs) and, for what a
+reader is shown, from the HTML anchors. Every loop is bounded by the caps the
+parser already puts on those lists.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mailsphere_cli.rules.checks import check
+from mailsphere_cli.urls import is_ip, normalise_url, url_host, url_host_unicode
+
+MAX_URLS = 300
+
+# -- reference data ---------------------------------------------------------------
+
+
+def data_dir() -> Path:
+    from mailsphere_cli.rules.loader import default_rules_dir
+    return default_rules_dir() / "data"
+
+
+@lru_cache(maxsize=None)
+def word_list(name: str) -> frozenset[str]:
+    """A one-entry-a-line data file, comments and blanks dropped, lowercased."""
+    path = data_dir() / name
+    if not path.is_file():
+        return frozenset()
+    lines = (line.split("#", 1)[0].strip().lower() for line in path.read_text("utf-8").splitlines())
+    return frozenset(line for line in lines if line)
+
+
+@dataclass(frozen=True)
+class Brand:
+    name: str
+    words: re.Pattern[str] | None
+    domains: frozenset[str]
+    labels: frozenset[str]  # the distinctive label of each domain: "paypal", "wellsfargo"
+
+
+@lru_cache(maxsize=1)
+def brands() -> tuple[Brand, ...]:
+    path = data_dir() / "brands.toml"
+    if not path.is_file():
+        return ()
+    data = tomllib.loads(path.read_text("utf-8"))
+    out = []
+    for name, entry in sorted((data.get("brand") or {}).items()):
+        domains = frozenset(d.lower() for d in entry.get("domains", []))
+        labels = frozenset(d.split(".")[0] for d in domains if len(d.split(".")[0]) >= 4)
+        words = entry.get("words", [])
+        pattern = None
+        if words and not entry.get("ambiguous"):
+            pattern = re.compile(r"(?<![\w.@-])(?:%s)(?![\w-])" % "|".join(
+                re.escape(w).replace(r"\ ", r"\s+") for w in words), re.I)
+        out.append(Brand(name, pattern, domains, labels))
+    return tuple(out)
+
+
+_IP_SHAPED = re.compile(r"[\d.]+|[0-9a-f:.]*:[0-9a-f:.]*")
+
+
+def looks_ip(host: str) -> bool:
+    """is_ip, with a cheap shape test first: most hosts are names."""
+    return bool(_IP_SHAPED.fullmatch(host)) and is_ip(host)
+
+
+@lru_cache(maxsize=8192)
+def reg_domain(host: str) -> str:
+    """The registrable domain of a host (an IP stays itself)."""
+    host = host.lower().strip(".[]")
+    if not host or looks_ip(host):
+        return host
+    from mailsphere_cli.perimeter.dmarc import org_domain
+    return org_domain(host)
+
+
+@lru_cache(maxsize=1)
+def _domain_owners() -> dict[str, Brand]:
+    return {domain: brand for brand in brands() for domain in brand.domains}
+
+
+@lru_cache(maxsize=8192)
+def brand_owning(host: str) -> Brand | None:
+    owners = _domain_owners()
+    return owners.get(reg_domain(host)) or owners.get(host)
+
+
+@lru_cache(maxsize=1)
+def _brand_words() -> tuple[re.Pattern[str] | None, dict[str, Brand]]:
+    """One pattern for every brand word, and the brand each word belongs to."""
+    owner: dict[str, Brand] = {}
+    words: list[str] = []
+    for brand in brands():
+        if brand.words is None:
+            continue
+        for word in brand.words.pattern.split("(?:", 1)[1].rsplit(")(?!", 1)[0].split("|"):
+            words.append(word)
+            owner[re.sub(r"\\s\+|\\ ", " ", word).replace("\\", "").lower()] = brand
+    if not words:
+        return None, owner
+    words.sort(key=len, reverse=True)
+    # RE2: one linear pass over long bodies whatever the number of brands.
+    import re2
+    return re2.compile(r"(?i)\b(?:%s)\b" % "|".join(words)), owner
+
+
+@lru_cache(maxsize=8)
+def brands_named(text: str, limit: int = 20_000) -> list[Brand]:
+    """Brands whose name appears in the text (non-ambiguous brands only), one pass."""
+    pattern, owner = _brand_words()
+    if pattern is None:
+        return []
+    found: dict[str, Brand] = {}
+    sample = text[:limit].encode("utf-8", "replace").decode("utf-8")
+    for match in pattern.finditer(sample):
+        brand = owner.get(re.sub(r"\s+", " ", match.group(0)).lower())
+        if brand is not None:
+            found.setdefault(brand.name, brand)
+            if len(found) >= 5:
+                break
+    return list(found.values())
+
+
+def is_freemail(domain: str) -> bool:
+    domain = domain.lower()
+    return domain in word_list("freemail.txt") or reg_domain(domain) in word_list("freemail.txt")
+
+
+def suspicious_tld(host: str) -> str:
+    tlds = word_list("tlds.txt")
+    labels = host.lower().rstrip(".").split(".")
+    for size in (2, 1):
+        if len(labels) > size and ".".join(labels[-size:]) in tlds:
+            return ".".join(labels[-size:])
+    return ""
+
+
+_CONFUSABLE = str.maketrans({"0": "o", "1": "l", "3": "e", "5": "s", "4": "a", "7": "t",
+                             "8": "b", "@": "a", "$": "s", "!": "i", "|": "l"})
+
+
+def _skeleton(label: str) -> str:
+    label = label.lower().translate(_CONFUSABLE).replace("-", "").replace("_", "")
+    return label.replace("rn", "m").replace("vv", "w").replace("cl", "d").replace("i", "l")
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when a and b differ by exactly one insert, delete, swap or substitution."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] \
+            and a[diff[1]] == b[diff[0]]
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    for i in range(len(long_)):
+        if long_[:i] + long_[i + 1:] == short:
+            return True
+    return False
+
+
+_DRESSING = ("security", "secure", "login", "account", "verify", "update", "support", "service",
+             "online", "web")
+
+
+def _deletions(label: str) -> set[str]:
+    return {label[:i] + label[i + 1:] for i in range(len(label))}
+
+
+@dataclass(frozen=True)
+class _LabelIndex:
+    """Brand labels indexed for one-edit, confusable and dressed-up look-alikes."""
+
+    exact: dict[str, str]
+    near: dict[str, list[tuple[str, str]]]  # deletion variant -> [(label, owner)]
+    skeletons: dict[str, tuple[str, str]]
+    dressed: re.Pattern[str] | None
+
+
+# Brand labels that are also everyday words: a domain built on them is no sign.
+_EVERYDAY = frozenset({"office", "outlook", "windows", "azure", "apple", "chase", "steam",
+                       "visa", "regions", "meta", "live", "youtube"})
+
+
+def _index(labels: list[tuple[str, str]]) -> _LabelIndex:
+    exact: dict[str, str] = {}
+    near: dict[str, list[tuple[str, str]]] = {}
+    skeletons: dict[str, tuple[str, str]] = {}
+    long_labels = []
+    for real, owner in labels:
+        if real in _EVERYDAY:
+            continue
+        exact.setdefault(real, owner)
+        if len(real) >= 4:
+            long_labels.append(real)
+        if len(real) < 5:
+            continue
+        for variant in _deletions(real) | {real}:
+            near.setdefault(variant, []).append((real, owner))
+        skeletons.setdefault(_skeleton(real), (real, owner))
+    dressed = None
+    if long_labels:
+        names = "|".join(sorted(map(re.escape, long_labels), key=len, reverse=True))
+        words = "|".join(_DRESSING)
+        dressed = re.compile(rf"(?:^|[-\d]|{words})({names})(?:$|[-\d]|{words})")
+    return _LabelIndex(exact, near, skeletons, dressed)
+
+
+@lru_cache(maxsize=1)
+def _brand_index() -> _LabelIndex:
+    return _index([(label, b.name) for b in brands() for label in sorted(b.labels)])
+
+
+@lru_cache(maxsize=64)
+def _own_index(own: tuple[str, ...]) -> _LabelIndex:
+    return _index([(d.split(".")[0], "own") for d in own if len(d.split(".")[0]) >= 4])
+
+
+def _match_label(label: str, domain: str, index: _LabelIndex) -> str:
+    if label in index.exact:
+        # The brand's own name under a generic suffix (paypal.info); country
+        # suffixes are left alone, brands own many of those.
+        tld = domain.rsplit(".", 1)[-1]
+        if len(tld) == 2 or domain.count(".") > 1:
+            return ""
+        return f"{domain} uses the name of {index.exact[label]} under another suffix"
+    for variant in _deletions(label) | {label}:
+        for real, owner in index.near.get(variant, ()):
+            if _one_edit(label, real):
+                return f"{domain} imitates {real} ({owner})"
+    skeleton = index.skeletons.get(_skeleton(label))
+    if skeleton:
+        return f"{domain} imitates {skeleton[0]} ({skeleton[1]})"
+    if index.dressed is not None:
+        found = index.dressed.search(label)
+        if found:
+            real = found.group(1)
+            owner = index.exact.get(real, "")
+            return f"{domain} dresses up the name {real} ({owner})"
+    return ""
+
+
+@lru_cache(maxsize=8192)
+def lookalike_of(host: str, extra: tuple[str, ...] = ()) -> str:
+    """The brand (or own) domain `host` imitates without belonging to it ("" if none).
+
+    Catches one-letter typos (paypa1.com, amazom.com), confusable characters
+    (rn for m, 0 for o), the brand's name under another suffix (paypal.info),
+    and the brand label dressed up with words (paypal-secure.com).
+    """
+    host = url_host_unicode(host.lower().strip("."))
+    domain = reg_domain(host)
+    if not domain or looks_ip(domain) or brand_owning(host) or "." not in domain:
+        return ""
+    label = domain.split(".")[0]
+    if len(label) > 63:
+        return ""
+    if extra:
+        if domain in extra:
+            return ""
+        found = _match_label(label, domain, _own_index(extra))
+        if found:
+            return found
+    return _match_label(label, domain, _brand_index())
+
+
+# -- the message's links -----------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _brand_domain_re() -> re.Pattern[str]:
+    domains = sorted({d for b in brands() for d in b.domains if d.split(".")[0] not in _EVERYDAY},
+                     key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(?:%s)(?![\w-])" % "|".join(map(re.escape, domains)))
+
+
+@lru_cache(maxsize=1)
+def _label_owners() -> dict[str, str]:
+    return {label: b.name for b in brands() for label in b.labels if label not in _EVERYDAY}
+
+
+def _urls(msg: Any) -> list[str]:
+    return msg.urls[:MAX_URLS]
+
+
+def _hosts(msg: Any) -> list[str]:
+    seen: dict[str, None] = {}
+    for url in _urls(msg):
+        host = url_host(url)
+        if host:
+            seen.setdefault(host, None)
+    return list(seen)
+
+
+def _own_domains(ctx: Any) -> tuple[str, ...]:
+    orgs = getattr(ctx.config, "orgs", None) or {}
+    return tuple(sorted({d.lower() for o in orgs.values() for d in getattr(o, "domains", ())}))
+
+
+_SHOWN_DOMAIN = re.compile(r"^\s*(?:https?://)?(?:[\w-]+\.)+[a-z]{2,24}(?:[:/]\S*)?\s*$", re.I)
+
+
+@check("url_anchor_mismatch")
+def url_anchor_mismatch(msg: Any, ctx: Any) -> str:
+    """The text of a link shows one domain while the link goes to another."""
+    if not msg.html:
+        return ""
+    for anchor in msg.html_doc.anchors[:MAX_URLS]:
+        text = anchor.text.strip()
+        if not _SHOWN_DOMAIN.match(text):
+            continue
+        shown = url_host(normalise_url(text if "://" in text else "http://" + text))
+        real = url_host(normalise_url(anchor.href))
+        if not shown or not real:
+            continue
+        if reg_domain(shown) != reg_domain(real):
+            owner = brand_owning(shown)
+            if owner is not None and brand_owning(real) is owner:
+                continue  # one brand's two domains
+            return f"link shows {text[:60]} but goes to {real}"
+    return ""
+
+
+@check("url_brand_elsewhere")
+def url_brand_elsewhere(msg: Any, ctx: Any, where: str) -> str:
+    """A brand's name in a link's host or path while the host is not the brand's.
+
+    where = "subdomain": paypal.com.secure-check.net, www.ebay.de.example.ru
+    where = "path": evil.example/paypal/login, evil.example/www.ebay.com/
+    """
+    for url in _urls(msg):
+        host = url_host(url)
+        if not host or brand_owning(host):
+            continue
+        if where == "subdomain":
+            labels = host.split(".")
+            domain_labels = reg_domain(host).split(".")
+            owners = _label_owners()
+            for label in labels[: max(0, len(labels) - len(domain_labels))]:
+                if label in owners:
+                    return f"{host} puts {owners[label]} in front of {reg_domain(host)}"
+        elif where == "path":
+            path = urlsplit(url).path.lower()[:300]
+            if "." not in path:
+                continue
+            found = _brand_domain_re().search(path)
+            if found:
+                return f"{url[:120]} carries {found.group(0)} in its path"
+        else:
+            raise ValueError(f"unknown where {where!r}")
+    return ""
+
+
+@check("url_lookalike")
+def url_lookalike(msg: Any, ctx: Any) -> str:
+    own = _own_domains(ctx)
+    for host in _hosts(msg):
+        found = lookalike_of(host, own)
+        if found:
+            return found
+    return ""
+
+
+@check("url_host_listed")
+def url_host_listed(msg: Any, ctx: Any, data: str) -> str:
+    """A link's host (or its registrable domain) is on a data list (shorteners...)."""
+    listed = word_list(data)
+    for host in _hosts(msg):
+        if host in listed or reg_domain(host) in listed or host.removeprefix("www.") in listed:
+            return host
+    return ""
+
+
+@check("url_suspicious_tld")
+def url_suspicious_tld(msg: Any, ctx: Any) -> str:
+    for host in _hosts(msg):
+        tld = suspicious_tld(host)
+        if tld and not looks_ip(host):
+            return f"{host} (.{tld})"
+    return ""
+
+
+@check("url_distinct_domains")
+def url_distinct_domains(msg: Any, ctx: Any, count: int) -> str:
+    domains = {reg_domain(h) for h in _hosts(msg)}
+    return f"{len(domains)} distinct link domains" if len(domains) >= count else ""
+
+
+@check("url_count")
+def url_count(msg: Any, ctx: Any, count: int) -> str:
+    return f"{len(msg.urls)} links" if len(msg.urls) >= count else ""
+
+
+_LOGIN_PATH = re.compile(r"log-?in|log-?on|sign-?in|signon|verif|confirm|webscr|banking|password|"
+                         r"unlock", re.I)
+_LOGIN_HOST = re.compile(r"secure|account|update|log-?in|sign-?in|verif|banking|webscr|confirm", re.I)
+
+
+@check("url_login_non_brand")
+def url_login_non_brand(msg: Any, ctx: Any) -> str:
+    """The message names a brand and links to a sign-in looking page not on its domains."""
+    named = brands_named(msg.body)
+    if not named:
+        return ""
+    for url in _urls(msg):
+        host = url_host(url)
+        if not host or brand_owning(host):
+            continue
+        parts = urlsplit(url)
+        if _LOGIN_PATH.search(parts.path[:300] + "?" + parts.query[:300]) or _LOGIN_HOST.search(host):
+            return f"names {named[0].name} but links to {url[:120]}"
+    return ""
+
+
+@check("url_only_foreign_brand")
+def url_only_foreign_brand(msg: Any, ctx: Any) -> str:
+    """From claims a brand's domain, and some links go there, but the action link does not.
+
+    Phishing copies the brand's page: logos and footers point at the real site,
+    while the one link that matters goes elsewhere.
+    """
+    brand = brand_owning(msg.from_domain) if msg.from_domain else None
+    if brand is None:
+        return ""
+    hosts = _hosts(msg)
+    foreign = [h for h in hosts if brand_owning(h) is not brand]
+    if foreign and len(foreign) < len(hosts):
+        return f"From {msg.from_domain} ({brand.name}) but links also go to {foreign[0]}"
+    return ""
+
+
+@check("url_brand_mentioned_no_brand_link")
+def url_brand_mentioned_no_brand_link(msg: Any, ctx: Any) -> str:
+    """The subject or From names a brand; links exist but none is on a domain of that brand."""
+    named = brands_named(msg.subject + " " + msg.from_name)
+    hosts = _hosts(msg)
+    if not named or not hosts:
+        return ""
+    for brand in named:
+        if not any(brand_owning(h) is brand for h in hosts):
+            return f"names {brand.name}; links go to {hosts[0]}"
+    return ""
