@@ -32,6 +32,29 @@ def _lookup(db_path: Path, key: str) -> dict | None:
     return json.loads(rows[0][0]) if rows else None
 
 
+def _message_bytes(db_path: Path, verdict: dict, given: str) -> bytes | None:
+    """The message itself, if still at hand: the file given, the quarantine copy or the source."""
+    candidates = [Path(given)]
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT path FROM quarantine WHERE message_id = ?",
+                         (verdict["id"],)).fetchone()
+    finally:
+        db.close()
+    if row and row[0]:
+        candidates.append(Path(row[0]))
+    if "#" not in verdict["source"] and verdict["source"] != "-":
+        candidates.append(Path(verdict["source"]))
+    for path in candidates:
+        try:
+            data = path.read_bytes() if path.is_file() else None
+        except OSError:
+            continue
+        if data is not None and hashlib.sha256(data).hexdigest() == verdict["id"]:
+            return data
+    return None
+
+
 def explain(
     message: str = typer.Argument(..., help="Message id (or its first characters) or a file."),
     json_out: bool = typer.Option(False, "--json", help="The stored verdict as JSON."),
@@ -57,6 +80,20 @@ def explain(
     if auth:
         out.print("connection: " + ", ".join(f"{k}={v}" for k, v in auth.items()
                                              if k in ("connecting_ip", "rdns", "helo", "env_from")))
+        for key in ("spf", "dmarc"):
+            if auth.get(key):
+                out.print(f"{key}: {auth[key]}", highlight=False)
+        for signature in auth.get("dkim") or []:
+            out.print(f"dkim: {signature}", highlight=False)
+    raw = _message_bytes(db, verdict, message)
+    if raw is not None:
+        from mailsphere_cli.message import ParsedMessage
+        from mailsphere_cli.perimeter.received import format_chain, relay_chain
+        relays = relay_chain(ParsedMessage(raw))
+        if relays:
+            out.print("relay chain (newest first, => marks the handover to our side):")
+            for line in format_chain(relays, auth.get("handover")):
+                out.print("  " + line, highlight=False, markup=False)
     table = Table(title="Hits")
     for column in ("rule", "score", "group", "evidence"):
         table.add_column(column, overflow="fold")
