@@ -7,11 +7,14 @@ raw bytes that no MIME part accounts for.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import base64
 import binascii
 import hashlib
 import mimetypes
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,6 +215,24 @@ _PASSWORD_NEAR = re.compile(
     r"has(?:ł|l)o|parola|pass|pwd|pw|code|key)\b\s*(?:is|ist|est|:|=|-|–)?\s*[:=]?\s*"
     r"[\"'“«]?([^\s\"'”»]{2,64})", re.I)
 _LONE_TOKEN = re.compile(r"^\s*[\"'“«]?([A-Za-z0-9!@#$%^&*_\-+=.]{3,32})[\"'”»]?\s*$", re.M)
+
+
+class LazyPasswords(Sequence):
+    """Password candidates, searched for only when an encrypted archive asks (rarely)."""
+
+    def __init__(self, msg: Any, limit: int):
+        self._msg, self._limit, self._items = msg, limit, None
+
+    def _all(self) -> list[str]:
+        if self._items is None:
+            self._items = password_candidates(self._msg, self._limit)
+        return self._items
+
+    def __getitem__(self, index):
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def password_candidates(msg: Any, limit: int = 20) -> list[str]:

@@ -27,7 +27,7 @@ OFFICE_LABELS = frozenset({"doc", "xls", "ppt", "ole", "ole-macro", "docx", "xls
 def run(msg: Any, ctx: Any) -> None:
     policy = _policy(ctx)
     session = Session(ctx, policy, ctx.services.get("yara"),
-                      extract.password_candidates(msg, policy.limits.max_passwords))
+                      extract.LazyPasswords(msg, policy.limits.max_passwords))
     for found in extract.find_objects(msg):
         session.analyse(found.data, found.names, found.declared_type,
                         found.display_name, depth=0, source=found.source,
@@ -52,7 +52,7 @@ class Session:
     ctx: Any
     policy: Policy
     scanner: YaraScanner | None
-    passwords: list[str]
+    passwords: Any  # a sequence of candidates, computed on first use
     budget: archives.Budget = field(init=False)
     started: float = field(default_factory=time.monotonic)
     out_of_time: bool = False
