@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 __all__ = ["run", "build_services", "Models", "default_model_path", "org_model_path",
            "ModelError", "load_model", "BANDS"]
 
-# Used only when the loaded rule pack has no classifier_band rules (a custom --rules dir):
-# the hit is still recorded, with whatever score that pack gives it (none: 0).
+# Used only when no rule pack is loaded at all (the stage run on its own, in tools and
+# tests). A loaded pack without classifier_band rules (a custom --rules dir) gets no
+# band hit: the probability is still stored in ctx.spam_probability.
 BANDS: tuple[tuple[str, float, float], ...] = (
     ("CLASSIFIER_00_01", 0.0, 0.01), ("CLASSIFIER_01_05", 0.01, 0.05),
     ("CLASSIFIER_05_20", 0.05, 0.20), ("CLASSIFIER_20_50", 0.20, 0.50),
@@ -105,6 +106,8 @@ def build_services(config: "Config", model_path: str | None, data_dir: str | Pat
 def band_rules(ctx: "Context") -> list[tuple[str, float, float]]:
     compiled = ctx.services.get("rules")
     pack = getattr(compiled, "pack", None)
+    if pack is None:
+        return list(BANDS)
     bands = []
     for rule in getattr(pack, "rules", {}).values():
         if rule.kind == "eval" and rule.function == "classifier_band":
@@ -112,7 +115,7 @@ def band_rules(ctx: "Context") -> list[tuple[str, float, float]]:
                 bands.append((rule.id, float(rule.args["low"]), float(rule.args["high"])))
             except (KeyError, TypeError, ValueError):
                 continue
-    return sorted(bands, key=lambda b: b[1]) or list(BANDS)
+    return sorted(bands, key=lambda b: b[1])
 
 
 def band_for(probability: float, bands: list[tuple[str, float, float]]) -> str | None:
