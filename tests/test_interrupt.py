@@ -20,7 +20,7 @@ MINIPACK = str(ROOT / "tests" / "data" / "minipack")
 def test_interrupt_then_resume(tmp_path: Path, workers: str):
     box = tmp_path / "box"
     box.mkdir()
-    total = 3000
+    total = 1200
     for i in range(total):
         (box / f"{i:05d}.eml").write_bytes(make_message(f"Report {i}", "word " * 200 + str(i)))
     data = tmp_path / "data"
