@@ -31,15 +31,10 @@ def test_interrupt_then_resume(tmp_path: Path, workers: str):
     proc = subprocess.Popen(args, stdout=out_file, stderr=subprocess.PIPE, cwd=ROOT)
     db_path = data / "mailsphere.db"
     deadline = time.monotonic() + 60
-    recorded = 0
-    while time.monotonic() < deadline and recorded < 50:
-        time.sleep(0.2)
-        if db_path.exists():
-            try:
-                recorded = sqlite3.connect(db_path).execute(
-                    "SELECT COUNT(*) FROM messages").fetchone()[0]
-            except sqlite3.OperationalError:
-                pass
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        if out_path.read_bytes().count(b"\n") >= 50:
+            break
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     out_file.close()
