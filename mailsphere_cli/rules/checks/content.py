@@ -141,7 +141,7 @@ def subject_shape(msg: Any, ctx: Any, kind: str) -> str:
         raw = msg.raw_header("Subject") or ""
         return subject if "=?" not in raw and any(ord(c) > 127 for c in raw) else ""
     if kind == "spaced_letters":
-        return subject if re.search(r"(?:\b\w[ ._*-]){4,}\w\b", subject) else ""
+        return subject if re.search(r"(?:\b\w[ ._*-]){3,}\w\b", subject) else ""
     if kind == "long":
         return f"{len(subject)}-character subject" if len(subject) > 120 else ""
     if kind == "ends_with_id":

@@ -79,7 +79,7 @@ def mime_shape(msg: Any, ctx: Any, kind: str) -> str:
     if kind == "qp_needless":
         for part in texts:
             if part.cte == "quoted-printable" and part.raw_payload and \
-                    part.raw_payload.count(b"=") * 3 > len(part.raw_payload):
+                    part.raw_payload.count(b"=") * 4 > len(part.raw_payload):
                 return f"part {part.path} quoted-printable-encodes most of its bytes"
         return ""
     if kind == "octet_stream_text":
