@@ -158,8 +158,7 @@ def load_snapshot(data_dir: str | os.PathLike) -> Snapshot:
 
 def _data_dir(services: dict[str, Any]) -> str:
     settings = services.get("settings")
-    found = getattr(settings, "data_dir", "") or (getattr(settings, "extra", None) or {}).get(
-        "data_dir", "")
+    found = getattr(settings, "data_dir", "")
     return found or os.environ.get("MAILSPHERE_HOME") or ".mailsphere"
 
 

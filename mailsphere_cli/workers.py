@@ -12,7 +12,7 @@ import os
 import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from mailsphere_cli.config import Config
@@ -33,7 +33,7 @@ class Settings:
     yara_dirs: tuple[str, ...] = ()
     model: str | None = None
     message_timeout: float = 30.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    data_dir: str = ""  # where per-organisation models and user lists live
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
@@ -48,7 +48,8 @@ def build_pipeline(settings: Settings) -> Pipeline:
             config, settings.offline, list(settings.dns_servers) or None)),
         ("mailsphere_cli.attachments", lambda m: m.build_services(
             config, list(config.yara_dirs) + list(settings.yara_dirs))),
-        ("mailsphere_cli.classifier", lambda m: m.build_services(config, settings.model)),
+        ("mailsphere_cli.classifier", lambda m: m.build_services(
+            config, settings.model, settings.data_dir or None)),
     )
     import importlib
     for module_name, build in optional:

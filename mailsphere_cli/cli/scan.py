@@ -99,7 +99,7 @@ def scan(
         yara_dirs=tuple(str(d) for d in yara),
         model=str(model) if model else None,
         message_timeout=timeout or config.scan.message_timeout,
-        extra={"data_dir": str(ENV.data_dir(data_dir))},  # the lists stage reads user lists there
+        data_dir=str(ENV.data_dir(data_dir)),
     )
     options = ScanOptions(paths=list(paths), data_dir=ENV.data_dir(data_dir), fmt=fmt,
                           workers=1 if paths == ["-"] else workers, rescan=rescan, resume=resume,
