@@ -14,8 +14,9 @@ from typing import Any
 
 from mailsphere_cli.attachments.filetype import (
     EXPECTED_BY_EXTENSION, FileType, extension_of)
+from mailsphere_cli.paths import shipped
 
-DEFAULT_RULES_FILE = Path(__file__).resolve().parents[2] / "rules" / "attachments.toml"
+DEFAULT_RULES_FILE = shipped("rules", "attachments.toml")
 
 # Which rule a banned true-type category produces.
 RULE_FOR_CATEGORY = {

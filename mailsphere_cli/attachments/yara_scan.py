@@ -11,7 +11,9 @@ from pathlib import Path
 
 import yara
 
-DEFAULT_YARA_DIR = Path(__file__).resolve().parents[2] / "rules" / "yara"
+from mailsphere_cli.paths import shipped
+
+DEFAULT_YARA_DIR = shipped("rules", "yara")
 SEVERITY_RULE = {
     "malicious": "ATTACH_YARA_MALICIOUS",
     "suspicious": "ATTACH_YARA_SUSPICIOUS",

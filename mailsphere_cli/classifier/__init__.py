@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mailsphere_cli.classifier.features import tokens_of
 from mailsphere_cli.classifier.model import LinearModel, ModelError, load_model
 from mailsphere_cli.verdict import Hit
+from mailsphere_cli.paths import shipped
 
 if TYPE_CHECKING:
     from mailsphere_cli.config import Config
@@ -44,7 +45,7 @@ BANDS: tuple[tuple[str, float, float], ...] = (
 
 
 def default_model_path() -> Path:
-    return Path(__file__).resolve().parent.parent.parent / "models" / "default.joblib"
+    return shipped("models", "default.joblib")
 
 
 def default_data_dir() -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mailsphere_cli.perimeter.dns import Resolver
+from mailsphere_cli.paths import shipped
 
 NETWORK_CHECKS = ("spf", "dkim", "arc", "dmarc", "dnsbl", "uribl", "fcrdns")
 
@@ -16,7 +17,7 @@ NETWORK_CHECKS = ("spf", "dkim", "arc", "dmarc", "dnsbl", "uribl", "fcrdns")
 def _zone_files(config: Any) -> list[Path]:
     dirs = [Path(d) for d in (getattr(config, "rules_dirs", ()) or ())]
     if not dirs:
-        dirs = [Path(__file__).resolve().parents[2] / "rules"]
+        dirs = [shipped("rules")]
     return [d / "dnsbl.toml" for d in dirs]
 
 

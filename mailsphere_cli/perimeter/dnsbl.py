@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 from mailsphere_cli.perimeter.dmarc import org_domain
 from mailsphere_cli.perimeter.dns import OK, TEMPERROR, Answer, reverse_name
 from mailsphere_cli.perimeter.received import is_illegal, is_private
+from mailsphere_cli.paths import shipped
 
-DEFAULT_FILE = Path(__file__).resolve().parents[2] / "rules" / "dnsbl.toml"
+DEFAULT_FILE = shipped("rules", "dnsbl.toml")
 ALWAYS_ERROR = ("127.255.255.*",)
 MAX_URI_TARGETS = 20
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from mailsphere_cli.rules import expr
 from mailsphere_cli.rules.checks import CHECKS, load_all
+from mailsphere_cli.paths import shipped
 
 KINDS = ("header", "body", "rawbody", "uri", "html", "full", "eval", "meta")
 GROUPS = ("sender", "ip", "auth", "mime", "received", "content", "subject", "url",
@@ -60,7 +61,7 @@ class Rule:
 
 
 def default_rules_dir() -> Path:
-    return Path(__file__).resolve().parent.parent.parent / "rules"
+    return shipped("rules")
 
 
 def _fail(path: Path, rule_id: str, reason: str) -> RuleError:
