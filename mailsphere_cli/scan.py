@@ -94,6 +94,9 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
         moves = MoveLog()
         side: list[tuple[str, object]] = []  # problems and already-known verdicts, in order
 
+        seen: set[str] = set()
+        repeated: set[str] = set()
+
         def fresh() -> Iterator[RawMessage]:
             for item in iter_sources(options.paths, options.fmt, settings.config.scan.max_size,
                                      stdin):
@@ -101,6 +104,9 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                     side.append(("problem", item))
                     continue
                 summary.bytes += item.size
+                if item.id in seen:
+                    repeated.add(item.id)  # the same message twice in one run
+                seen.add(item.id)
                 known = None if options.rescan else store.known(item.id, pack_version)
                 if known is not None:
                     side.append(("known", (item, known)))
@@ -116,15 +122,16 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
             nonlocal batch_bytes, last_flush
             if not batch:
                 return
-            held = [(raw, verdict) for raw, verdict, _ in batch
+            held = [(raw, verdict, text) for raw, verdict, text in batch
                     if options.quarantine and verdict.action in QUARANTINED]
             if held:
                 quarantine.hold_many([(verdict, raw.data, _notify_policy(settings, verdict))
-                                      for raw, verdict in held])
+                                      for raw, verdict, _ in held], [t for _, _, t in held])
                 summary.quarantined += len(held)
-            store.record(run_id, pack_version, [v for _, v, _ in batch], [t for _, _, t in batch])
+            store.record(run_id, pack_version, [v for _, v, _ in batch], [t for _, _, t in batch],
+                         replace=options.rescan or any(v.id in repeated for _, v, _ in batch))
             if options.move:
-                for raw, verdict in held:
+                for raw, verdict, _ in held:
                     _move(raw, verdict.as_dict(), store, quarantine, moves, summary)
             batch.clear()
             batch_bytes = 0

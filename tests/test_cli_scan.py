@@ -253,3 +253,16 @@ def test_org_threshold_from_config(cli, tmp_path: Path, mailbox: Path):
     records = scan(cli, "--config", str(config), str(mailbox))
     assert {r["threshold"] for r in records} == {8.0}
     assert all(r["action"] == "deliver" for r in records) and all(r["org"] == "ex" for r in records)
+
+
+def test_the_same_message_twice_in_one_run_is_recorded_once(cli, tmp_path: Path):
+    box = tmp_path / "dupes"
+    box.mkdir()
+    for name in ("a.eml", "b.eml"):
+        (box / name).write_bytes(spam(7))
+    records = scan(cli, str(box))
+    assert len(records) == 2 and {r["id"] for r in records} == {records[0]["id"]}
+    db = sqlite3.connect(cli.data_dir / "mailsphere.db")
+    assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 1
+    assert db.execute("SELECT COUNT(*) FROM hits WHERE rule = 'MINI_PRIZE'").fetchone()[0] == 1
+    assert db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0] == 1

@@ -129,3 +129,20 @@ def test_large_mbox_streams_in_flat_memory(tmp_path: Path):
     assert count == 3001
     assert last.truncated and len(last.data) == 1_000_000 and last.size > 8_000_000
     assert peak < 4_000_000, f"peak {peak} bytes"
+
+
+@pytest.mark.parametrize("body", [
+    b"Subject: a\n\nline\n>From quoted\n>>From twice\n",
+    b"Subject: a\n\nno newline at the end",
+    b"Subject: a\r\n\r\nbody\r\n\r\n",
+    b"Subject: a\n\nbody\n\n",
+])
+def test_single_message_fast_path_frames_like_the_line_reader(tmp_path: Path, body: bytes,
+                                                              monkeypatch):
+    from mailsphere_cli import sources
+    path = tmp_path / "one"
+    path.write_bytes(b"From x Tue Mar  3 10:00:00 2026\n" + body)
+    fast = [(m.id, m.data, m.origin) for m in messages(iter_sources([str(path)]))]
+    monkeypatch.setattr(sources, "_single_message_mbox", lambda *args: None)
+    slow = [(m.id, m.data, m.origin) for m in messages(iter_sources([str(path)]))]
+    assert fast == slow and len(fast) == 1
