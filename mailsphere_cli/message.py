@@ -103,9 +103,10 @@ def decode_header_value(value: str | email.header.Header | None) -> str:
         return ""
     if isinstance(value, email.header.Header):
         value = str(value)
-    value = _unescape(value)
+    if not value.isascii():
+        value = _unescape(value)
     if "=?" not in value:
-        return _WS.sub(" ", value).strip()
+        return " ".join(value.split())
     try:
         chunks = email.header.decode_header(value)
     except Exception:  # noqa: BLE001 - a broken word must not stop the message

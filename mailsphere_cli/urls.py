@@ -18,6 +18,8 @@ _TRAILING = ".,;:!?'\")]}>"
 
 
 def extract_urls(text: str) -> list[str]:
+    if "://" not in text and "www" not in text and "WWW" not in text:
+        return []  # most text has no link at all: skip the regex
     out = []
     for match in _URL_IN_TEXT.finditer(text[: 1024 * 1024]):
         url = normalise_url(match.group(0).rstrip(_TRAILING))
