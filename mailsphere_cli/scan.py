@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mailsphere_cli.sources import Item, RawMessage, SourceProblem, iter_sources
+from mailsphere_cli.sources import RawMessage, SourceProblem, iter_sources
 from mailsphere_cli.store.db import Store
 from mailsphere_cli.store.move import MoveLog
 from mailsphere_cli.store.quarantine import Quarantine
@@ -156,7 +156,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                         on_progress(summary.messages, summary.bytes)
 
         try:
-            for raw, verdict in workers.scan(fresh()):
+            for raw, verdict, text in workers.scan(fresh()):
                 drain_side()
                 summary.scanned += 1
                 summary.actions[verdict.action.value] += 1
@@ -165,7 +165,6 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                 if verdict.action is Action.ERROR:
                     summary.errors.append((verdict.source, "; ".join(verdict.errors)))
                 record = verdict.as_dict()
-                text = json.dumps(record, ensure_ascii=False)
                 batch.append((raw, verdict, text))
                 batch_bytes += len(raw.data)
                 if len(batch) >= 200 or batch_bytes > 32 << 20 \

@@ -1,17 +1,24 @@
 """Where messages are analysed: in this process, or in a pool of worker processes.
 
-The scan loop only sees `Workers.scan(messages) -> iterator of (message, verdict)`;
-a Dask cluster can take the pool's place behind the same method. Each worker
-builds its pipeline (compiled rules, resolver, YARA, model) once. A message that
-raises, overruns its time budget or kills its worker becomes an `error` verdict;
-the run goes on.
+The scan loop only sees `Workers.scan(messages) -> iterator of (message, verdict, json)`;
+a Dask cluster can take the pool's place behind the same method. The pipeline
+(compiled rules, resolver, YARA, model) is built once in the parent, which also
+proves the rule pack and config good before any message is read; on Linux the
+workers are forked from it and inherit it ready-made (joblib's loky pool was
+measured here: each of its spawned workers spent 5-10 s importing and building
+the pipeline again, longer than scanning the whole shared corpus). Where fork
+is unavailable, spawned workers build their own pipeline once, in an initializer.
+A message that raises, overruns its time budget or kills its worker becomes an
+`error` verdict; the run goes on.
 """
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 import signal
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
@@ -94,55 +101,67 @@ def scan_one(pipeline: Pipeline, raw: RawMessage, timeout: float) -> Verdict:
 _PIPELINE: Pipeline | None = None
 _SETTINGS: Settings | None = None
 
+Result = tuple[Verdict, str]  # the verdict, and the same serialised once, in the worker
 
-def _init_worker(settings: Settings) -> None:
-    global _PIPELINE, _SETTINGS
+
+def _init_forked() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+
+
+def _init_spawned(settings: Settings) -> None:
+    global _PIPELINE, _SETTINGS
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _SETTINGS = settings
     _PIPELINE = build_pipeline(settings)
 
 
-def _scan_chunk(chunk: list[tuple[int, RawMessage]]) -> list[tuple[int, Verdict]]:
+def _analyse(pipeline: Pipeline, raw: RawMessage, timeout: float) -> Result:
+    verdict = scan_one(pipeline, raw, timeout)
+    return verdict, json.dumps(verdict.as_dict(), ensure_ascii=False)
+
+
+def _scan_chunk(chunk: list[tuple[int, RawMessage]]) -> list[tuple[int, Result]]:
     assert _PIPELINE is not None and _SETTINGS is not None
-    return [(key, scan_one(_PIPELINE, raw, _SETTINGS.message_timeout)) for key, raw in chunk]
+    return [(key, _analyse(_PIPELINE, raw, _SETTINGS.message_timeout)) for key, raw in chunk]
 
 
 # -- parent side ---------------------------------------------------------------
 class Workers:
-    """`workers == 1`: in this process. More: a loky process pool."""
+    """`workers == 1`: in this process. More: a process pool."""
 
     def __init__(self, settings: Settings, workers: int | None = None, chunk: int = 16):
         self.settings = settings
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.chunk = chunk
         self._pipeline: Pipeline | None = None
-        self._executor = None
+        self._executor: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
-        """Build the pipeline(s) now, so a bad rule pack fails before any message is read."""
-        if self.workers == 1:
-            self._pipeline = build_pipeline(self.settings)
-        else:
-            build_pipeline(self.settings)  # validates in the parent; workers build their own
+        """Build the pipeline now, so a bad rule pack fails before any message is read."""
+        self._pipeline = build_pipeline(self.settings)
+        if self.workers > 1:
             self._executor = self._new_executor()
 
-    def _new_executor(self):
-        from joblib.externals.loky import get_reusable_executor
-        return get_reusable_executor(max_workers=self.workers, initializer=_init_worker,
-                                     initargs=(self.settings,), reuse=False)
+    def _new_executor(self) -> ProcessPoolExecutor:
+        global _PIPELINE, _SETTINGS
+        if "fork" in multiprocessing.get_all_start_methods():
+            _PIPELINE, _SETTINGS = self._pipeline, self.settings  # what the forks inherit
+            return ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"),
+                                       initializer=_init_forked)
+        return ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
+                                   initializer=_init_spawned, initargs=(self.settings,))
 
-    def scan(self, messages: Iterable[RawMessage]) -> Iterator[tuple[RawMessage, Verdict]]:
+    def scan(self, messages: Iterable[RawMessage]) -> Iterator[tuple[RawMessage, Verdict, str]]:
+        if self._pipeline is None:
+            self.start()
         if self.workers == 1:
-            if self._pipeline is None:
-                self._pipeline = build_pipeline(self.settings)
             for raw in messages:
-                yield raw, scan_one(self._pipeline, raw, self.settings.message_timeout)
+                yield raw, *_analyse(self._pipeline, raw, self.settings.message_timeout)
             return
         yield from self._scan_pool(messages)
 
-    def _scan_pool(self, messages: Iterable[RawMessage]) -> Iterator[tuple[RawMessage, Verdict]]:
-        if self._executor is None:
-            self._executor = self._new_executor()
+    def _scan_pool(self, messages: Iterable[RawMessage]
+                   ) -> Iterator[tuple[RawMessage, Verdict, str]]:
         pending: dict[Future, list[tuple[int, RawMessage]]] = {}
         held: dict[int, RawMessage] = {}
         retry: list[tuple[int, RawMessage]] = []
@@ -154,7 +173,7 @@ class Workers:
             pending[self._executor.submit(_scan_chunk, chunk)] = chunk
 
         while True:
-            while not exhausted and len(pending) < window:
+            while len(pending) < window and (retry or not exhausted):
                 if retry:
                     submit([retry.pop()])
                     continue
@@ -168,29 +187,39 @@ class Workers:
                     exhausted = True
                     break
                 submit(chunk)
-            if exhausted and retry and len(pending) < window:
-                submit([retry.pop()])
-                continue
             if not pending:
                 break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            broken = False
             for future in done:
                 chunk = pending.pop(future)
                 try:
                     results = future.result()
                 except Exception as exc:  # noqa: BLE001 - a worker died under this chunk
-                    self._executor = self._new_executor()
+                    broken = True
                     if len(chunk) == 1:
                         key, raw = chunk[0]
                         held.pop(key, None)
-                        yield raw, error_verdict(raw, f"worker crashed: {type(exc).__name__}")
+                        verdict = error_verdict(raw, f"worker crashed: {type(exc).__name__}")
+                        yield raw, verdict, json.dumps(verdict.as_dict())
                     else:
                         retry.extend(chunk)  # retried one by one to find the culprit
                     continue
-                for key, verdict in results:
-                    yield held.pop(key), verdict
+                for key, (verdict, text) in results:
+                    yield held.pop(key), verdict, text
+            if broken:
+                # A dead worker breaks the whole pool: every chunk still out is retried
+                # one message at a time in a fresh pool.
+                for chunk in pending.values():
+                    retry.extend(chunk)
+                pending.clear()
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = self._new_executor()
 
     def close(self, kill: bool = False) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=not kill, kill_workers=kill)
+            if kill:
+                for process in list(getattr(self._executor, "_processes", {}).values()):
+                    process.kill()
+            self._executor.shutdown(wait=not kill, cancel_futures=kill)
             self._executor = None
