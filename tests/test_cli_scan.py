@@ -22,7 +22,12 @@ def _test_sleep(msg, ctx, seconds: float = 0) -> str | None:
     """Sleeps when the subject says so: lets a test overrun the per-message budget."""
     if "SLEEP" in msg.subject:
         time.sleep(5)
+    if "CRASH" in msg.subject and os.getpid() != _PARENT:
+        os._exit(3)  # a worker dying under a message, as a segfault in a C library would
     return None
+
+
+_PARENT = os.getpid()
 
 
 def ham(i: int) -> bytes:
@@ -266,3 +271,20 @@ def test_the_same_message_twice_in_one_run_is_recorded_once(cli, tmp_path: Path)
     assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 1
     assert db.execute("SELECT COUNT(*) FROM hits WHERE rule = 'MINI_PRIZE'").fetchone()[0] == 1
     assert db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0] == 1
+
+
+def test_a_message_that_kills_its_worker_is_an_error_and_the_rest_is_scanned(cli, tmp_path):
+    box = tmp_path / "crashy"
+    box.mkdir()
+    for i in range(40):
+        (box / f"{i:02d}.eml").write_bytes(ham(i))
+    (box / "20-bad.eml").write_bytes(make_message("please CRASH here"))
+    result = cli("scan", "--json", "--offline", "-j", "2", "--rules", SLEEPYPACK, "--skip",
+                 "classifier", str(box))
+    assert result.exit_code == 0
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    by_name = {Path(r["source"]).name: r for r in records}
+    assert len(by_name) == 41
+    assert by_name["20-bad.eml"]["action"] == "error"
+    assert by_name["20-bad.eml"]["errors"][0].startswith("worker crashed")
+    assert all(r["action"] == "deliver" for n, r in by_name.items() if n != "20-bad.eml")
