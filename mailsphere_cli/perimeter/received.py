@@ -15,8 +15,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Iterable
 
 MAX_RECEIVED = 60          # more hops than this is a loop or an attack
@@ -70,18 +71,31 @@ class Relay:
 
 
 _CLAUSE_TOKENS = re.compile(r"[()]|(?<!\S)(?:from|by|via|with|id|for)(?=[\s<\[(]|$)", re.I)
+# The same tokens in text already lowercased (ASCII only, so positions do not move):
+# a case-sensitive scan is several times cheaper than re.I alternations. A whole
+# comment without nested parentheses is one token: it leaves the depth as it was
+# and no keyword inside it counts, so skipping it in one step changes nothing.
+_CLAUSE_TOKENS_LOWER = re.compile(
+    r"\([^()]*\)|[()]|(?<!\S)(?:from|by|via|with|id|for)(?=[\s<\[(]|$)")
 
 
-def _split_clauses(text: str) -> dict[str, str]:
-    """Keywords at parenthesis depth 0 start clauses; comments stay with their clause."""
+def _split_clauses(text: str, lowered: str | None = None) -> dict[str, str]:
+    """Keywords at parenthesis depth 0 start clauses; comments stay with their clause.
+
+    `lowered` is `text.lower()` when `text` is ASCII (same length, same positions)."""
     clauses: dict[str, str] = {}
     current, start, depth = "", 0, 0
-    for token in _CLAUSE_TOKENS.finditer(text):
+    tokens = _CLAUSE_TOKENS_LOWER.finditer(lowered) if lowered is not None else \
+        _CLAUSE_TOKENS.finditer(text)
+    for token in tokens:
         word = token.group(0)
+        if len(word) > 1 and word[0] == "(":
+            continue  # a complete comment
         if word == "(":
             depth += 1
         elif word == ")":
-            depth = max(0, depth - 1)
+            if depth:
+                depth -= 1
         elif depth == 0:
             if current and current not in clauses:
                 clauses[current] = text[start:token.start()].strip()
@@ -92,6 +106,20 @@ def _split_clauses(text: str) -> dict[str, str]:
 
 
 def _clean_ip(candidate: str) -> str:
+    # Remembered: the same addresses (loopback, a site's own relays) recur header
+    # after header, and ipaddress parsing is the costly part. Only short strings
+    # are kept, so hostile headers cannot fill memory.
+    if len(candidate) <= 64:
+        return _clean_ip_cached(candidate)
+    return _read_ip(candidate)
+
+
+@lru_cache(maxsize=4096)
+def _clean_ip_cached(candidate: str) -> str:
+    return _read_ip(candidate)
+
+
+def _read_ip(candidate: str) -> str:
     candidate = candidate.strip()
     if candidate.lower().startswith("ipv6:"):
         candidate = candidate[5:]
@@ -105,14 +133,50 @@ def _clean_ip(candidate: str) -> str:
 
 
 def _first_word(clause: str) -> str:
-    word = clause.split(None, 1)[0] if clause.split() else ""
-    return word.strip(";,")
+    words = clause.split(None, 1)
+    return words[0].strip(";,") if words else ""
+
+
+_COMMENTS = re.compile(r"\([^)]*\)")
+# The shape nearly every MTA writes ("Tue, 5 Mar 2024 10:00:00 +0000"): read
+# directly; anything else goes to the standard library's tolerant parser.
+_COMMON_DATE = re.compile(
+    r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) ([12]\d{3}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
+_MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+
+
+@lru_cache(maxsize=64)
+def _zone(sign: str, hours: str, minutes: str) -> timezone | None:
+    offset = int(hours) * 3600 + int(minutes) * 60
+    if offset == 0 and sign == "-":
+        return None  # "-0000": local time of unknown zone, read as UTC below
+    return timezone(timedelta(seconds=offset if sign == "+" else -offset))
+
+
+def _parse_common_date(tail: str) -> datetime | None:
+    match = _COMMON_DATE.fullmatch(tail)
+    month = _MONTHS.get(match.group(2).lower()) if match else None
+    if month is None:
+        return None
+    day, _, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
+    try:
+        zone = _zone(sign, zone_h, zone_m)
+        return datetime(int(year), month, int(day), int(hour), int(minute), int(second),
+                        tzinfo=zone or timezone.utc)
+    except ValueError:
+        return None
 
 
 def _parse_date(tail: str) -> datetime | None:
-    tail = re.sub(r"\([^)]*\)", " ", tail).strip()
+    if "(" in tail:
+        tail = _COMMENTS.sub(" ", tail)
+    tail = tail.strip()
     if not tail:
         return None
+    stamp = _parse_common_date(tail)
+    if stamp is not None:
+        return stamp
     try:
         stamp = parsedate_to_datetime(tail)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -124,31 +188,41 @@ def _parse_date(tail: str) -> datetime | None:
     return stamp
 
 
-def _read_from_clause(clause: str, relay: Relay) -> None:
+_PAREN_CONTENTS = re.compile(r"\(([^()]*)\)")
+_FIRST_PAREN = re.compile(r"\s*\(\s*([^()]*)\)")
+_FOR_ANGLE = re.compile(r"<([^<>\s]*)>")
+_FOR_BARE = re.compile(r"\s*([^\s;()<>]+@[^\s;()<>]+)")
+
+
+def _read_from_clause(clause: str, relay: Relay, ascii_text: bool = False) -> None:
+    """`ascii_text`: the clause is ASCII, so a case-insensitive pattern can only
+    match where its literal text appears in `clause.lower()` (a cheap pre-check)."""
     name = _first_word(clause)
     rest = clause[len(name):] if clause.startswith(name) else clause
+    lowered = rest.lower() if ascii_text else None
 
     # The connecting address: a [literal] anywhere in the clause is what the
     # receiving MTA saw; failing that qmail's "(user@IP)" or Exchange's "(IP)".
     ip = ""
-    for match in _BRACKET_IP.finditer(rest):
-        ip = _clean_ip(match.group(1))
-        if ip:
-            break
-    if not ip:
-        for paren in re.findall(r"\(([^()]*)\)", rest):
+    if "[" in rest:
+        for match in _BRACKET_IP.finditer(rest):
+            ip = _clean_ip(match.group(1))
+            if ip:
+                break
+    if not ip and "(" in rest:
+        for paren in _PAREN_CONTENTS.findall(rest):
             candidate = paren.strip().rsplit("@", 1)[-1]
             ip = _clean_ip(candidate)
             if ip:
                 break
-    if not ip:
+    if not ip and name.startswith("["):
         literal = _BRACKET_IP.fullmatch(name)
         ip = _clean_ip(literal.group(1)) if literal else ""
     relay.ip = ip
 
-    exim_helo = _EXIM_HELO.search(rest)
-    qmail_helo = _QMAIL_HELO.search(rest)
-    first_paren = re.match(r"\s*\(\s*([^()]*)\)", rest)
+    exim_helo = _EXIM_HELO.search(rest) if lowered is None or "helo=" in lowered else None
+    qmail_helo = _QMAIL_HELO.search(rest) if lowered is None or "(helo" in lowered else None
+    first_paren = _FIRST_PAREN.match(rest)
     if exim_helo or (first_paren and first_paren.group(1).startswith("[")):
         # Exim: the name is what rDNS gave ("[IP]" when none), helo in the comment.
         relay.rdns = "" if name.startswith("[") else name.lower()
@@ -156,7 +230,7 @@ def _read_from_clause(clause: str, relay: Relay) -> None:
     elif qmail_helo:
         relay.rdns = "" if name.lower() == "unknown" else name.lower()
         relay.helo = qmail_helo.group(1)
-    elif first_paren and _BRACKET_IP.search(first_paren.group(1)):
+    elif first_paren and "[" in first_paren.group(1) and _BRACKET_IP.search(first_paren.group(1)):
         # Postfix, Sendmail, Courier, Gmail: "(rdns [ip])", sometimes "ident@rdns".
         inner = first_paren.group(1)
         rdns = inner[:inner.find("[")].strip().rsplit("@", 1)[-1].rstrip(".").lower()
@@ -173,20 +247,32 @@ def _read_from_clause(clause: str, relay: Relay) -> None:
     relay.helo = relay.helo.strip().rstrip(";")
 
 
+# Literal text that each case-insensitive marker pattern cannot match without
+# (checked in the lowercased header first; most headers contain none of it).
+_TLS_HINTS = ("tls", "google transport security", "cipher=")
+_AUTH_HINTS = ("auth", "tpa", "tpsa", "tpsra")
+
+
 def parse_received(value: str) -> Relay:
     """One Received header value (unfolded) -> a Relay. Never raises."""
     text = " ".join(str(value)[:MAX_HEADER_CHARS].split())
     relay = Relay(raw=text)
-    body, semicolon, tail = text.rpartition(";")
-    if not semicolon:
-        body, tail = text, ""
+    # ASCII text lowercases without moving any character, and re.I then means
+    # exactly "matches the lowercased text": the cheap paths below rely on that.
+    lowered = text.lower() if text.isascii() else None
+    semicolon_at = text.rfind(";")
+    if semicolon_at >= 0:
+        body, tail = text[:semicolon_at], text[semicolon_at + 1:]
+        lowered_body = lowered[:semicolon_at] if lowered is not None else None
+    else:
+        body, tail, lowered_body = text, "", lowered
     relay.timestamp = _parse_date(tail)
-    clauses = _split_clauses(body)
+    clauses = _split_clauses(body, lowered_body)
     if not clauses:
         relay.parse_ok = _is_local_note(text)
         return relay
     if "from" in clauses:
-        _read_from_clause(clauses["from"], relay)
+        _read_from_clause(clauses["from"], relay, lowered is not None)
     if "by" in clauses:
         relay.by = _first_word(clauses["by"]).lower().rstrip(".")
     if "with" in clauses:
@@ -195,13 +281,18 @@ def parse_received(value: str) -> Relay:
         relay.id = _first_word(clauses["id"])
     if "for" in clauses:
         target = clauses["for"]
-        addr = re.search(r"<([^<>\s]*)>", target) or re.match(r"\s*([^\s;()<>]+@[^\s;()<>]+)", target)
+        addr = _FOR_ANGLE.search(target) or _FOR_BARE.match(target)
         relay.envelope_for = addr.group(1).lower() if addr else ""
-    envelope = _ENVELOPE_FROM.search(text)
-    if envelope:
-        relay.envelope_from = envelope.group(1).lower()
-    relay.tls = relay.protocol in _TLS_PROTOCOLS or bool(_TLS_MARKERS.search(text))
-    relay.authenticated = relay.protocol in _AUTH_PROTOCOLS or bool(_AUTH_MARKERS.search(text))
+    if lowered is None or "envelope-" in lowered:
+        envelope = _ENVELOPE_FROM.search(text)
+        if envelope:
+            relay.envelope_from = envelope.group(1).lower()
+    relay.tls = relay.protocol in _TLS_PROTOCOLS or (
+        (lowered is None or any(hint in lowered for hint in _TLS_HINTS))
+        and bool(_TLS_MARKERS.search(text)))
+    relay.authenticated = relay.protocol in _AUTH_PROTOCOLS or (
+        (lowered is None or any(hint in lowered for hint in _AUTH_HINTS))
+        and bool(_AUTH_MARKERS.search(text)))
     # A header we could not place at all: no from/by, or a from without an address
     # while it does name a host (qmail's "invoked from network" has neither).
     relay.parse_ok = bool(relay.by or relay.ip) and ("from" not in clauses or bool(relay.ip or relay.helo))
@@ -259,6 +350,15 @@ _PRIVATE_NETS = [ipaddress.ip_network(n) for n in (
 
 def is_private(ip: str) -> bool:
     """Loopback, RFC 1918, CGNAT, link-local and unique-local: never on the open internet."""
+    return _is_private_cached(ip) if len(ip) <= 64 else _is_private(ip)
+
+
+@lru_cache(maxsize=4096)
+def _is_private_cached(ip: str) -> bool:
+    return _is_private(ip)
+
+
+def _is_private(ip: str) -> bool:
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:
@@ -268,11 +368,23 @@ def is_private(ip: str) -> bool:
 
 def is_illegal(ip: str) -> bool:
     """Addresses no SMTP client can connect from: unspecified, multicast, reserved."""
+    return _is_illegal_cached(ip) if len(ip) <= 64 else _is_illegal(ip)
+
+
+@lru_cache(maxsize=4096)
+def _is_illegal_cached(ip: str) -> bool:
+    return _is_illegal(ip)
+
+
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+
+
+def _is_illegal(ip: str) -> bool:
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return False
-    if addr.version == 4 and addr in ipaddress.ip_network("0.0.0.0/8"):
+    if addr.version == 4 and addr in _THIS_NETWORK:
         return True
     return addr.is_unspecified or addr.is_multicast or addr.is_reserved
 
