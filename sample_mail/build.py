@@ -5,7 +5,7 @@ deterministic: no clock, no randomness, so a rebuild gives byte-identical
 files and git shows no change unless this script changed.
 
 Every message is invented for this project. Addresses use example.com (the
-sample organisation), example.net/.org (its partners) and made-up spam
+sample organisation), NAME.example (its partners, under the reserved .example TLD) and made-up spam
 domains; every IP is from the documentation ranges 192.0.2.0/24 (the
 organisation), 198.51.100.0/24 (honest outside senders) and 203.0.113.0/24
 (hostile senders). Two deliberate exceptions, because filters recognise them
@@ -310,15 +310,15 @@ def ham_supplier_invoice() -> Sample:
     ])
     bound = boundary("invoice")
     hdr = [
-        *delivery("billing@brightpaper.example.net", "carol@example.com"),
-        *inbound("mail.brightpaper.example.net", "mail.brightpaper.example.net", "198.51.100.23",
+        *delivery("billing@brightpaper.example", "carol@example.com"),
+        *inbound("mail.brightpaper.example", "mail.brightpaper.example", "198.51.100.23",
                  "carol@example.com", arrived),
-        ("Received", received("erp01.brightpaper.example.net", "erp01.brightpaper.example.net", "198.51.100.31",
-                              "mail.brightpaper.example.net", when + timedelta(seconds=1), proto="ESMTP",
+        ("Received", received("erp01.brightpaper.example", "erp01.brightpaper.example", "198.51.100.31",
+                              "mail.brightpaper.example", when + timedelta(seconds=1), proto="ESMTP",
                               tls=False)),
-        ("Message-ID", message_id("invoice", "brightpaper.example.net", when)),
+        ("Message-ID", message_id("invoice", "brightpaper.example", when)),
         ("Date", plain_date(when)),
-        ("From", "BrightPaper Billing <billing@brightpaper.example.net>"),
+        ("From", "BrightPaper Billing <billing@brightpaper.example>"),
         ("To", "Carol Nguyen <carol@example.com>"),
         ("Subject", "Invoice BP-2026-0117 for January office supplies"),
         ("MIME-Version", "1.0"),
@@ -347,23 +347,23 @@ Accounts, BrightPaper Ltd
     ])
     return Sample("cur", "supplier-invoice", "ham", "deliver",
                   "known supplier, Received chain from its ERP host through its MTA to mx1, harmless one-page PDF attachment",
-                  arrived + timedelta(seconds=2), "billing@brightpaper.example.net", render(hdr, body).encode())
+                  arrived + timedelta(seconds=2), "billing@brightpaper.example", render(hdr, body).encode())
 
 
 def ham_thread_reply() -> Sample:
     when = at(1, 14, 16, 5, 40, EST)
     arrived = when + timedelta(seconds=4)
     parent = message_id("rollout-plan", "example.com", at(1, 12, 15, 20))
-    grandparent = message_id("rollout-first", "clientco.example.net", at(1, 9, 11, 2, 0, EST))
+    grandparent = message_id("rollout-first", "clientco.example", at(1, 9, 11, 2, 0, EST))
     hdr = [
-        *delivery("sarah.okafor@clientco.example.net", "alice@example.com"),
-        *inbound("smtp-out2.clientco.example.net", "smtp-out2.clientco.example.net", "198.51.100.45",
+        *delivery("sarah.okafor@clientco.example", "alice@example.com"),
+        *inbound("smtp-out2.clientco.example", "smtp-out2.clientco.example", "198.51.100.45",
                  "alice@example.com", arrived),
-        ("Message-ID", message_id("rollout-reply", "clientco.example.net", when)),
+        ("Message-ID", message_id("rollout-reply", "clientco.example", when)),
         ("In-Reply-To", parent),
         ("References", f"{grandparent}\n {parent}"),
         ("Date", plain_date(when)),
-        ("From", "Sarah Okafor <sarah.okafor@clientco.example.net>"),
+        ("From", "Sarah Okafor <sarah.okafor@clientco.example>"),
         ("To", "Alice Brennan <alice@example.com>"),
         ("Cc", "Bob Lindqvist <bob@example.com>"),
         ("Subject", "Re: Rollout schedule for the warehouse scanners"),
@@ -394,7 +394,7 @@ On Mon, 12 Jan 2026 at 15:20, Alice Brennan <alice@example.com> wrote:
 """
     return Sample("cur", "thread-reply", "ham", "deliver",
                   "reply from a client in an existing thread: In-Reply-To, References, quoted text",
-                  arrived + timedelta(seconds=2), "sarah.okafor@clientco.example.net",
+                  arrived + timedelta(seconds=2), "sarah.okafor@clientco.example",
                   render(hdr, body).encode(), flags="RS")
 
 
@@ -402,11 +402,11 @@ def ham_utf8_body() -> Sample:
     when = at(1, 20, 11, 31, 9)
     arrived = when + timedelta(seconds=3)
     hdr = [
-        *delivery("zofia@lingua.example.org", "alice@example.com"),
-        *inbound("mx.lingua.example.org", "mx.lingua.example.org", "198.51.100.61", "alice@example.com", arrived),
-        ("Message-ID", message_id("translation", "lingua.example.org", when)),
+        *delivery("zofia@lingua.example", "alice@example.com"),
+        *inbound("mx.lingua.example", "mx.lingua.example", "198.51.100.61", "alice@example.com", arrived),
+        ("Message-ID", message_id("translation", "lingua.example", when)),
         ("Date", plain_date(when)),
-        ("From", "=?UTF-8?Q?Zofia_Kowalczyk?= <zofia@lingua.example.org>"),
+        ("From", "=?UTF-8?Q?Zofia_Kowalczyk?= <zofia@lingua.example>"),
         ("To", "alice@example.com"),
         ("Subject", "=?UTF-8?Q?T=C5=82umaczenie_broszury_=E2=80=93_wersja_2?="),
         ("MIME-Version", "1.0"),
@@ -430,7 +430,7 @@ Lingua — biuro tłumaczeń
 """
     return Sample("cur", "utf8-body", "ham", "deliver",
                   "UTF-8 8bit body (Polish, German, currency signs) and a UTF-8 encoded-word subject",
-                  arrived + timedelta(seconds=2), "zofia@lingua.example.org", render(hdr, body).encode("utf-8"))
+                  arrived + timedelta(seconds=2), "zofia@lingua.example", render(hdr, body).encode("utf-8"))
 
 
 def ham_shipping_notice() -> Sample:
@@ -438,11 +438,11 @@ def ham_shipping_notice() -> Sample:
     arrived = when + timedelta(seconds=2)
     bound = boundary("shipping")
     hdr = [
-        *delivery("bounce-7731@shop.example.net", "bob@example.com"),
-        *inbound("out3.shop.example.net", "out3.shop.example.net", "198.51.100.97", "bob@example.com", arrived),
-        ("Message-ID", message_id("shipping", "shop.example.net", when)),
+        *delivery("bounce-7731@shop.example", "bob@example.com"),
+        *inbound("out3.shop.example", "out3.shop.example", "198.51.100.97", "bob@example.com", arrived),
+        ("Message-ID", message_id("shipping", "shop.example", when)),
         ("Date", plain_date(when)),
-        ("From", "Example Shop <orders@shop.example.net>"),
+        ("From", "Example Shop <orders@shop.example>"),
         ("To", "bob@example.com"),
         ("Subject", "Your order A-20931 has shipped"),
         ("MIME-Version", "1.0"),
@@ -455,7 +455,7 @@ Good news: your order A-20931 is on its way.
   1 x USB-C docking station, 2 x 27" monitor arm
 
 Carrier: ParcelLine, tracking number PL 4471 0093 2215
-Track it: https://track.shop.example.net/A-20931
+Track it: https://track.shop.example/A-20931
 
 Expected delivery: Thursday 5 February.
 
@@ -471,10 +471,10 @@ Example Shop customer service
 <tr><td>2 &times; 27&quot; monitor arm</td></tr>
 </table>
 <p>Carrier: ParcelLine, tracking number PL 4471 0093 2215<br>
-<a href="https://track.shop.example.net/A-20931">Track your parcel</a></p>
+<a href="https://track.shop.example/A-20931">Track your parcel</a></p>
 <p>Expected delivery: Thursday 5 February.</p>
 <p style="font-size: 12px; color: #666;">Example Shop &middot; 12 Market Row &middot;
-<a href="https://shop.example.net/account/orders">Your orders</a></p>
+<a href="https://shop.example/account/orders">Your orders</a></p>
 </body></html>
 """
     body = multipart(bound, [
@@ -484,19 +484,19 @@ Example Shop customer service
     ], preamble="")
     return Sample("cur", "shipping-notice", "ham", "deliver",
                   "transactional HTML+text notice from a shop the user ordered from; links match their text",
-                  arrived + timedelta(seconds=2), "bounce-7731@shop.example.net", render(hdr, body).encode())
+                  arrived + timedelta(seconds=2), "bounce-7731@shop.example", render(hdr, body).encode())
 
 
 def ham_latin1_subject() -> Sample:
     when = at(2, 9, 8, 47, 30)
     arrived = when + timedelta(seconds=3)
     hdr = [
-        *delivery("helene.moreau@atelier.example.net", "alice@example.com"),
-        *inbound("smtp.atelier.example.net", "smtp.atelier.example.net", "198.51.100.140", "alice@example.com",
+        *delivery("helene.moreau@atelier.example", "alice@example.com"),
+        *inbound("smtp.atelier.example", "smtp.atelier.example", "198.51.100.140", "alice@example.com",
                  arrived),
-        ("Message-ID", message_id("lyon", "atelier.example.net", when)),
+        ("Message-ID", message_id("lyon", "atelier.example", when)),
         ("Date", plain_date(when)),
-        ("From", "=?ISO-8859-1?Q?H=E9l=E8ne_Moreau?= <helene.moreau@atelier.example.net>"),
+        ("From", "=?ISO-8859-1?Q?H=E9l=E8ne_Moreau?= <helene.moreau@atelier.example>"),
         ("To", "Alice Brennan <alice@example.com>"),
         ("Subject", "=?ISO-8859-1?Q?R=E9union_de_f=E9vrier_=E0_Lyon_=3A_ordre_du_jour?="),
         ("MIME-Version", "1.0"),
@@ -521,7 +521,7 @@ Atelier Moreau & Fils
 """
     return Sample("new", "latin1-subject", "ham", "deliver",
                   "ISO-8859-1 encoded-word subject and From name, quoted-printable Latin-1 body",
-                  arrived + timedelta(seconds=2), "helene.moreau@atelier.example.net",
+                  arrived + timedelta(seconds=2), "helene.moreau@atelier.example",
                   render(hdr, qp(text, "iso-8859-1")).encode())
 
 
@@ -529,29 +529,29 @@ def ham_list_post() -> Sample:
     when = at(2, 11, 17, 12, 44, UTC)
     arrived = when + timedelta(seconds=6)
     hdr = [
-        *delivery("dev-announce-bounces+bob=example.com@lists.example.org", "bob@example.com"),
-        *inbound("mail.lists.example.org", "mail.lists.example.org", "198.51.100.80", "bob@example.com", arrived),
-        ("Received", received("laptop-mk", "dsl-51.isp.example.net", "198.51.100.205", "mail.lists.example.org",
-                              when + timedelta(seconds=2), proto="ESMTPSA", auth="m.keller@example.org")),
-        ("Message-ID", message_id("freeze", "example.org", when)),
+        *delivery("dev-announce-bounces+bob=example.com@lists.example", "bob@example.com"),
+        *inbound("mail.lists.example", "mail.lists.example", "198.51.100.80", "bob@example.com", arrived),
+        ("Received", received("laptop-mk", "dsl-51.isp.example", "198.51.100.205", "mail.lists.example",
+                              when + timedelta(seconds=2), proto="ESMTPSA", auth="m.keller@kellerfamily.example")),
+        ("Message-ID", message_id("freeze", "kellerfamily.example", when)),
         ("Date", plain_date(when)),
-        ("From", "Martin Keller <m.keller@example.org>"),
-        ("To", "dev-announce@lists.example.org"),
+        ("From", "Martin Keller <m.keller@kellerfamily.example>"),
+        ("To", "dev-announce@lists.example"),
         ("Subject", "[dev-announce] Release 4.2: feature freeze on Friday"),
         ("MIME-Version", "1.0"),
         ("Content-Type", "text/plain; charset=us-ascii"),
         ("Content-Transfer-Encoding", "7bit"),
-        ("List-Id", "Announcements for developers <dev-announce.lists.example.org>"),
-        ("List-Unsubscribe", "<https://lists.example.org/mailman/options/dev-announce>,\n"
-                             " <mailto:dev-announce-request@lists.example.org?subject=unsubscribe>"),
-        ("List-Archive", "<https://lists.example.org/archives/dev-announce/>"),
-        ("List-Post", "<mailto:dev-announce@lists.example.org>"),
-        ("List-Help", "<mailto:dev-announce-request@lists.example.org?subject=help>"),
-        ("List-Subscribe", "<https://lists.example.org/mailman/listinfo/dev-announce>,\n"
-                           " <mailto:dev-announce-request@lists.example.org?subject=subscribe>"),
+        ("List-Id", "Announcements for developers <dev-announce.lists.example>"),
+        ("List-Unsubscribe", "<https://lists.example/mailman/options/dev-announce>,\n"
+                             " <mailto:dev-announce-request@lists.example?subject=unsubscribe>"),
+        ("List-Archive", "<https://lists.example/archives/dev-announce/>"),
+        ("List-Post", "<mailto:dev-announce@lists.example>"),
+        ("List-Help", "<mailto:dev-announce-request@lists.example?subject=help>"),
+        ("List-Subscribe", "<https://lists.example/mailman/listinfo/dev-announce>,\n"
+                           " <mailto:dev-announce-request@lists.example?subject=subscribe>"),
         ("Precedence", "list"),
-        ("Sender", '"dev-announce" <dev-announce-bounces@lists.example.org>'),
-        ("Errors-To", "dev-announce-bounces@lists.example.org"),
+        ("Sender", '"dev-announce" <dev-announce-bounces@lists.example>'),
+        ("Errors-To", "dev-announce-bounces@lists.example"),
     ]
     body = """Hello everyone,
 
@@ -569,12 +569,12 @@ Martin, for the release team
 
 _______________________________________________
 dev-announce mailing list
-dev-announce@lists.example.org
-https://lists.example.org/mailman/listinfo/dev-announce
+dev-announce@lists.example
+https://lists.example/mailman/listinfo/dev-announce
 """
     return Sample(".Lists/cur", "list-post", "ham", "deliver",
                   "mailing-list post: List-Id, List-Unsubscribe, List-Post, Precedence: list, list footer",
-                  arrived + timedelta(seconds=2), "dev-announce-bounces+bob=example.com@lists.example.org",
+                  arrived + timedelta(seconds=2), "dev-announce-bounces+bob=example.com@lists.example",
                   render(hdr, body).encode())
 
 
@@ -583,59 +583,59 @@ def ham_newsletter() -> Sample:
     arrived = when + timedelta(seconds=9)
     bound = boundary("newsletter")
     hdr = [
-        *delivery("nl-bounce-bob=example.com@mailer.example.net", "bob@example.com"),
-        *inbound("out-12.mailer.example.net", "out-12.mailer.example.net", "198.51.100.112", "bob@example.com",
+        *delivery("nl-bounce-bob=example.com@mailer.example", "bob@example.com"),
+        *inbound("out-12.mailer.example", "out-12.mailer.example", "198.51.100.112", "bob@example.com",
                  arrived),
-        ("Message-ID", message_id("weekly-87", "mailer.example.net", when)),
+        ("Message-ID", message_id("weekly-87", "mailer.example", when)),
         ("Date", plain_date(when)),
-        ("From", "The Ops Weekly <news@weekly.example.org>"),
-        ("Reply-To", "editors@weekly.example.org"),
+        ("From", "The Ops Weekly <news@weekly.example>"),
+        ("Reply-To", "editors@weekly.example"),
         ("To", "bob@example.com"),
         ("Subject", "The Ops Weekly #87: backups you can restore, and quieter on-call"),
         ("MIME-Version", "1.0"),
         ("Content-Type", f'multipart/alternative; boundary="{bound}"'),
-        ("List-Id", "The Ops Weekly <weekly.example.org>"),
-        ("List-Unsubscribe", "<https://weekly.example.org/unsubscribe?u=b7c41e>,\n"
-                             " <mailto:unsubscribe@weekly.example.org?subject=b7c41e>"),
+        ("List-Id", "The Ops Weekly <weekly.example>"),
+        ("List-Unsubscribe", "<https://weekly.example/unsubscribe?u=b7c41e>,\n"
+                             " <mailto:unsubscribe@weekly.example?subject=b7c41e>"),
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ("Precedence", "bulk"),
-        ("Feedback-ID", "87:weekly:mailer.example.net"),
+        ("Feedback-ID", "87:weekly:mailer.example"),
     ]
     text = """THE OPS WEEKLY - issue 87
-You are receiving this because you subscribed at weekly.example.org.
+You are receiving this because you subscribed at weekly.example.
 
 1. Backups you can actually restore
    A team rehearses a full restore every quarter and writes down what broke.
-   https://weekly.example.org/87/restore-drills
+   https://weekly.example/87/restore-drills
 
 2. Quieter on-call
    Three changes that halved night-time pages without hiding real problems.
-   https://weekly.example.org/87/quieter-on-call
+   https://weekly.example/87/quieter-on-call
 
 3. Tool of the week: a small log tailer that understands JSON lines.
-   https://weekly.example.org/87/tool
+   https://weekly.example/87/tool
 
-Unsubscribe: https://weekly.example.org/unsubscribe?u=b7c41e
+Unsubscribe: https://weekly.example/unsubscribe?u=b7c41e
 """
     html = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>The Ops Weekly #87</title></head>
 <body style="margin:0; background:#f4f4f4;">
 <table width="600" align="center" style="background:#ffffff; font-family: Georgia, serif;">
 <tr><td style="padding:16px;"><h1 style="font-size:22px;">The Ops Weekly &ndash; issue 87</h1>
-<p style="font-size:12px; color:#777;">You are receiving this because you subscribed at weekly.example.org.</p></td></tr>
+<p style="font-size:12px; color:#777;">You are receiving this because you subscribed at weekly.example.</p></td></tr>
 <tr><td style="padding:16px;">
-<h2 style="font-size:17px;"><a href="https://weekly.example.org/87/restore-drills">Backups you can actually restore</a></h2>
+<h2 style="font-size:17px;"><a href="https://weekly.example/87/restore-drills">Backups you can actually restore</a></h2>
 <p>A team rehearses a full restore every quarter and writes down what broke.</p>
-<h2 style="font-size:17px;"><a href="https://weekly.example.org/87/quieter-on-call">Quieter on-call</a></h2>
+<h2 style="font-size:17px;"><a href="https://weekly.example/87/quieter-on-call">Quieter on-call</a></h2>
 <p>Three changes that halved night-time pages without hiding real problems.</p>
-<h2 style="font-size:17px;"><a href="https://weekly.example.org/87/tool">Tool of the week</a></h2>
+<h2 style="font-size:17px;"><a href="https://weekly.example/87/tool">Tool of the week</a></h2>
 <p>A small log tailer that understands JSON lines.</p>
 </td></tr>
 <tr><td style="padding:16px; font-size:11px; color:#777;">
-<a href="https://weekly.example.org/unsubscribe?u=b7c41e">Unsubscribe</a> &middot;
-<a href="https://weekly.example.org/preferences?u=b7c41e">Preferences</a>
+<a href="https://weekly.example/unsubscribe?u=b7c41e">Unsubscribe</a> &middot;
+<a href="https://weekly.example/preferences?u=b7c41e">Preferences</a>
 </td></tr></table>
-<img src="https://mailer.example.net/o/87/b7c41e.gif" width="1" height="1" alt="">
+<img src="https://mailer.example/o/87/b7c41e.gif" width="1" height="1" alt="">
 </body></html>
 """
     body = multipart(bound, [
@@ -646,7 +646,7 @@ Unsubscribe: https://weekly.example.org/unsubscribe?u=b7c41e
     return Sample(".Lists/new", "newsletter", "ham", "deliver",
                   "subscribed multipart/alternative newsletter via an email service provider: List-Unsubscribe-Post, "
                   "Precedence: bulk, tracking pixel",
-                  arrived + timedelta(seconds=2), "nl-bounce-bob=example.com@mailer.example.net",
+                  arrived + timedelta(seconds=2), "nl-bounce-bob=example.com@mailer.example",
                   render(hdr, body).encode())
 
 
@@ -687,13 +687,13 @@ def ham_out_of_office() -> Sample:
     when = at(1, 23, 9, 0, 12, EST)
     arrived = when + timedelta(seconds=3)
     hdr = [
-        *delivery("sarah.okafor@clientco.example.net", "bob@example.com"),
-        *inbound("smtp-out1.clientco.example.net", "smtp-out1.clientco.example.net", "198.51.100.44",
+        *delivery("sarah.okafor@clientco.example", "bob@example.com"),
+        *inbound("smtp-out1.clientco.example", "smtp-out1.clientco.example", "198.51.100.44",
                  "bob@example.com", arrived),
-        ("Message-ID", message_id("ooo", "clientco.example.net", when)),
+        ("Message-ID", message_id("ooo", "clientco.example", when)),
         ("In-Reply-To", message_id("window", "example.com", at(1, 23, 14, 59))),
         ("Date", plain_date(when)),
-        ("From", "Sarah Okafor <sarah.okafor@clientco.example.net>"),
+        ("From", "Sarah Okafor <sarah.okafor@clientco.example>"),
         ("To", "Bob Lindqvist <bob@example.com>"),
         ("Subject", "Automatic reply: Maintenance window for the scanner rollout"),
         ("Auto-Submitted", "auto-replied"),
@@ -706,25 +706,25 @@ def ham_out_of_office() -> Sample:
 26 January with limited access to email.
 
 For anything urgent about the scanner project, please contact our
-operations desk at ops-desk@clientco.example.net.
+operations desk at ops-desk@clientco.example.
 
 Sarah Okafor
 """
     return Sample("mbox", "out-of-office", "ham", "deliver",
                   "automatic reply: Auto-Submitted, X-Auto-Response-Suppress, In-Reply-To",
-                  arrived + timedelta(seconds=2), "sarah.okafor@clientco.example.net", render(hdr, body).encode())
+                  arrived + timedelta(seconds=2), "sarah.okafor@clientco.example", render(hdr, body).encode())
 
 
 def ham_old_mboxo_quote() -> Sample:
     when = at(1, 27, 15, 40, 55)
     arrived = when + timedelta(seconds=4)
     hdr = [
-        *delivery("j.weiss@partner.example.net", "bob@example.com"),
-        *inbound("mail.partner.example.net", "mail.partner.example.net", "198.51.100.150", "bob@example.com",
+        *delivery("j.weiss@partner.example", "bob@example.com"),
+        *inbound("mail.partner.example", "mail.partner.example", "198.51.100.150", "bob@example.com",
                  arrived),
-        ("Message-ID", message_id("pallets", "partner.example.net", when)),
+        ("Message-ID", message_id("pallets", "partner.example", when)),
         ("Date", plain_date(when)),
-        ("From", "Juergen Weiss <j.weiss@partner.example.net>"),
+        ("From", "Juergen Weiss <j.weiss@partner.example>"),
         ("To", "bob@example.com"),
         ("Subject", "Fwd: pallet count for the February delivery"),
         ("MIME-Version", "1.0"),
@@ -752,7 +752,7 @@ Lena, warehouse
     return Sample("mbox", "mboxo-quote", "ham", "deliver",
                   "body line that really starts with \">From \" (an old mboxo escape), stored as \">>From \" in the "
                   "mboxrd file: a reader must unquote exactly one \">\"",
-                  arrived + timedelta(seconds=2), "j.weiss@partner.example.net", render(hdr, body).encode())
+                  arrived + timedelta(seconds=2), "j.weiss@partner.example", render(hdr, body).encode())
 
 
 def ham_forwarded_rfc822() -> Sample:
@@ -760,9 +760,9 @@ def ham_forwarded_rfc822() -> Sample:
     inner_when = at(2, 18, 16, 44, 2)
     bound = boundary("forward")
     inner = render([
-        ("Message-ID", message_id("slot", "logistics.example.net", inner_when)),
+        ("Message-ID", message_id("slot", "logistics.example", inner_when)),
         ("Date", plain_date(inner_when)),
-        ("From", "Delivery Desk <desk@logistics.example.net>"),
+        ("From", "Delivery Desk <desk@logistics.example>"),
         ("To", "carol@example.com"),
         ("Subject", "Delivery slot confirmed: Tuesday 24 February, 08:00-10:00"),
         ("MIME-Version", "1.0"),
@@ -803,12 +803,12 @@ def malformed_legacy_8bit() -> Sample:
     when = at(3, 4, 7, 58, 14)
     arrived = when + timedelta(seconds=2)
     hdr = [
-        *delivery("j.weiss@partner.example.net", "bob@example.com"),
-        *inbound("mail.partner.example.net", "mail.partner.example.net", "198.51.100.150", "bob@example.com",
+        *delivery("j.weiss@partner.example", "bob@example.com"),
+        *inbound("mail.partner.example", "mail.partner.example", "198.51.100.150", "bob@example.com",
                  arrived, tls=False),
-        ("Message-ID", message_id("maerz", "partner.example.net", when)),
+        ("Message-ID", message_id("maerz", "partner.example", when)),
         ("Date", plain_date(when)),
-        ("From", "Jürgen Weiß <j.weiss@partner.example.net>"),
+        ("From", "Jürgen Weiß <j.weiss@partner.example>"),
         ("To", "bob@example.com"),
         ("Subject", "Lieferung für März: Änderung der Anlieferzeit"),
         ("MIME-Version", "1.0"),
@@ -829,7 +829,7 @@ Jürgen Weiß
     return Sample("eml", "legacy-8bit-headers", "malformed", "deliver",
                   "harmless but broken: raw 8-bit Latin-1 bytes in From and Subject, unknown charset "
                   "\"x-legacy-westeuro\", no TLS",
-                  arrived + timedelta(seconds=2), "j.weiss@partner.example.net", render(hdr, body).encode("latin-1"))
+                  arrived + timedelta(seconds=2), "j.weiss@partner.example", render(hdr, body).encode("latin-1"))
 
 
 # ------------------------------------------------------------- spam
@@ -897,7 +897,7 @@ first week, we refund every cent!</p>
 """
     hdr = [
         *delivery("invest@coinvault-profit.xyz", "alice@example.com"),
-        *inbound("vps-18823.hosting.example.net", "vps-18823.hosting.example.net", "203.0.113.18",
+        *inbound("vps-18823.hosting.example", "vps-18823.hosting.example", "203.0.113.18",
                  "alice@example.com", arrived, tls=False),
         ("Message-ID", "<a8c31f02b9e14d7c@coinvault-profit.xyz>"),
         ("Date", plain_date(when)),
@@ -922,7 +922,7 @@ def spam_loan_no_date() -> Sample:
     bound = boundary("loan")
     hdr = [
         *delivery("offers@quickloan-approval.click", "bob@example.com"),
-        *inbound("host-203-0-113-88.dsl.example.net", "host-203-0-113-88.dsl.example.net", "203.0.113.88",
+        *inbound("host-203-0-113-88.dsl.example", "host-203-0-113-88.dsl.example", "203.0.113.88",
                  "bob@example.com", arrived, tls=False),
         # No Date and no Message-ID: the bulk tool never added them.
         ("From", "Loan Approval Dept <offers@quickloan-approval.click>"),
@@ -970,7 +970,7 @@ def spam_lottery() -> Sample:
         *inbound("localhost", "unknown", "203.0.113.120", "carol@example.com", arrived, tls=False),
         # A hop "older" than its own Date by two days, from a host with a
         # Microsoft-ish name: a typical forged trail.
-        ("Received", "from mail-relay.outlook-intl.example.net (unknown [203.0.113.121])\n\t"
+        ("Received", "from mail-relay.outlook-intl.example (unknown [203.0.113.121])\n\t"
                      f"by localhost with SMTP; {plain_date(when - timedelta(days=2))}"),
         ("Message-ID", "<20260227010300.GA9931@localhost>"),
         ("Date", plain_date(when)),
@@ -1090,7 +1090,7 @@ If you do nothing, you will be signed out of Outlook, Teams and OneDrive at 23:5
 """
     hdr = [
         *delivery("bounce@m365-notice.click", "bob@example.com"),
-        *inbound("mail.m365-notice.click", "vps-203-0-113-57.cloud.example.net", "203.0.113.57", "bob@example.com",
+        *inbound("mail.m365-notice.click", "vps-203-0-113-57.cloud.example", "203.0.113.57", "bob@example.com",
                  arrived),
         ("Message-ID", message_id("m365", "m365-notice.click", when)),
         ("Date", plain_date(when)),
@@ -1497,7 +1497,7 @@ commit both. Do not edit the messages by hand. This file is generated too.
 ## Ground rules
 
 - Every message is invented. The organisation is example.com; honest outside
-  senders use example.net/example.org hosts in 198.51.100.0/24; hostile ones
+  senders use NAME.example hosts (the reserved .example TLD) in 198.51.100.0/24; hostile ones
   use made-up .top/.xyz/.click domains and 203.0.113.0/24. The organisation's
   own hosts (mx1.example.com 192.0.2.25, mail.example.com, workstations) are
   in 192.0.2.0/24. Dates are in 2026.
