@@ -94,9 +94,6 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
         moves = MoveLog()
         side: list[tuple[str, object]] = []  # problems and already-known verdicts, in order
 
-        seen: set[str] = set()
-        repeated: set[str] = set()
-
         def fresh() -> Iterator[RawMessage]:
             for item in iter_sources(options.paths, options.fmt, settings.config.scan.max_size,
                                      stdin):
@@ -104,9 +101,6 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                     side.append(("problem", item))
                     continue
                 summary.bytes += item.size
-                if item.id in seen:
-                    repeated.add(item.id)  # the same message twice in one run
-                seen.add(item.id)
                 known = None if options.rescan else store.known(item.id, pack_version)
                 if known is not None:
                     side.append(("known", (item, known)))
@@ -128,8 +122,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                 quarantine.hold_many([(verdict, raw.data, _notify_policy(settings, verdict))
                                       for raw, verdict, _ in held], [t for _, _, t in held])
                 summary.quarantined += len(held)
-            store.record(run_id, pack_version, [v for _, v, _ in batch], [t for _, _, t in batch],
-                         replace=options.rescan or any(v.id in repeated for _, v, _ in batch))
+            store.record(run_id, pack_version, [v for _, v, _ in batch], [t for _, _, t in batch])
             if options.move:
                 for raw, verdict, _ in held:
                     _move(raw, verdict.as_dict(), store, quarantine, moves, summary)

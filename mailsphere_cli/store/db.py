@@ -136,21 +136,19 @@ class Store:
         return json.loads(row["verdict"]) if row else None
 
     def record(self, run_id: int, rulepack: str, verdicts: Iterable[Verdict],
-               texts: Iterable[str] | None = None, replace: bool = True) -> None:
+               texts: Iterable[str] | None = None) -> None:
         """Write a batch of verdicts in one transaction (replacing an earlier record).
 
         `texts`, when given, are the verdicts already serialised to JSON (the scan
         serialises each verdict once, for its output and for the database).
-        `replace=False` promises these messages have no record yet for this pack.
         """
         stamp = now_iso()
         verdicts = list(verdicts)
         texts = list(texts) if texts is not None else [json.dumps(v.as_dict()) for v in verdicts]
         with self.transaction():
             for v, text in zip(verdicts, texts):
-                if replace:
-                    self.db.execute("DELETE FROM hits WHERE message_id = ? AND rulepack = ?",
-                                    (v.id, rulepack))
+                self.db.execute("DELETE FROM hits WHERE message_id = ? AND rulepack = ?",
+                                (v.id, rulepack))
                 self.db.execute(
                     "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (v.id, rulepack, run_id, v.source, v.sender, json.dumps(list(v.recipients)),
