@@ -9,24 +9,37 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailsphere_cli.pipeline import current_score
-from mailsphere_cli.rules import expr
-from mailsphere_cli.rules.engine import environment
 
 if TYPE_CHECKING:
     from mailsphere_cli.context import Context
     from mailsphere_cli.message import ParsedMessage
 
 
+def score_so_far(ctx: "Context", rules: dict) -> float:
+    """The verdict's score as it stands (pipeline.current_score without building
+    the scored hits): each rule once, removed ones at 0, summed in the verdict's
+    order (largest weight first) so the float result is the same to the last bit."""
+    removed = ctx.removed
+    weights = []
+    for rule_id in {h.rule for h in ctx.hits}:
+        rule = rules.get(rule_id)
+        weight = rule.score if rule and rule_id not in removed else 0.0
+        weights.append((-abs(weight), rule_id, weight))
+    weights.sort()
+    return sum(w for _, _, w in weights) + ctx.score_adjust
+
+
 def run(msg: "ParsedMessage", ctx: "Context") -> None:
-    pack = ctx.services["rules"].pack
+    compiled = ctx.services["rules"]
+    pack = compiled.pack
     if not pack.decisions:
         ctx.skip("decisions", "the rule pack has no decision tables")
         return
-    env = environment(ctx, pack, score=current_score(ctx, pack))
+    env = compiled.environment(ctx, score_so_far(ctx, pack.rules))
+    present, groups, tags, auth, score = env.hits, env.group_counts, env.tag_counts, ctx.auth, env.score
     removals: set[str] = set()
-    for row in pack.decisions:
-        if not expr.evaluate(row.node, env):
+    for row, fires in compiled.decisions:
+        if not fires(present, groups, tags, auth, score):
             continue
         ctx.decisions.append(row.as_dict())
         ctx.score_adjust += row.add

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Callable
 import re2
 
 from mailsphere_cli.rules import expr
-from mailsphere_cli.rules.checks import CHECKS
+from mailsphere_cli.rules.checks import CHECKS, Check
 from mailsphere_cli.rules.loader import Rule, RulePack
-from mailsphere_cli.verdict import Hit
+from mailsphere_cli.verdict import Hit, Skip
 
 if TYPE_CHECKING:
     from mailsphere_cli.context import Context
@@ -87,7 +87,15 @@ class CompiledRules:
             singles = [re2.compile(rule.regex, _OPTIONS) for rule in rules]
             self.sets.append(_TargetSet(target, kind, rules, matcher, singles))
         self.evals = pack.by_kind("eval")
-        self.metas = [(rule, expr.parse(rule.expr)) for rule in pack.meta_order]
+        self._needed_stages = {CHECKS[r.function].needs for r in self.evals} - {""}
+        self._plans: dict[tuple[bool, frozenset[str]], _EvalPlan] = {}
+        self._labels = {r.id: (r.group, tuple(r.tags)) for r in pack.rules.values()}
+        self.metas: list[tuple[Rule, expr.Compiled, list[str]]] = []
+        for rule in pack.meta_order:
+            node = expr.parse(rule.expr)
+            self.metas.append((rule, expr.compile_node(node), sorted(expr.references(node))))
+        # decision rows, compiled: (row, fn)
+        self.decisions = [(row, expr.compile_node(row.node)) for row in pack.decisions]
 
     def text_for(self, msg: "ParsedMessage", kind: str, target: str) -> str:
         if kind == "header":
@@ -123,39 +131,92 @@ class CompiledRules:
                 hits.append(Hit(rule.id, _evidence(evidence or rule.description)))
         return hits
 
+    def _eval_plan(self, ctx: "Context") -> "_EvalPlan":
+        """Which eval rules run and which are skipped: the same for every message
+        with the same offline flag and the same skipped stages, so built once."""
+        skipped_stages = frozenset(s.name for s in ctx.skipped if s.name in self._needed_stages)
+        key = (bool(ctx.offline), skipped_stages)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _build_plan(self.evals, ctx.offline, skipped_stages)
+        return plan
+
     def run_evals(self, msg: "ParsedMessage", ctx: "Context") -> list[Hit]:
+        plan = self._eval_plan(ctx)
+        ctx.skipped.extend(plan.skips)
         hits: list[Hit] = []
-        skipped_stages = {s.name for s in ctx.skipped}
-        for rule in self.evals:
-            check = CHECKS[rule.function]
-            if check.network and ctx.offline:
-                ctx.skip(rule.id, "offline: network check not run")
-                continue
-            if check.needs and check.needs in skipped_stages:
-                ctx.skip(rule.id, f"needs the {check.needs} stage, which was skipped")
-                continue
-            try:
-                result = check.fn(msg, ctx, **rule.args)
-            except Exception as exc:  # noqa: BLE001 - one broken check must not lose the message
-                ctx.errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
-                continue
-            if result:
-                evidence = rule.description if result is True else str(result)
-                hits.append(Hit(rule.id, _evidence(evidence, 160)))
+        for check, rules, args_list in plan.groups:
+            results = None
+            if check.batch is not None:
+                try:
+                    results = check.batch(msg, ctx, args_list)
+                except Exception:  # noqa: BLE001 - redone rule by rule below, which records it
+                    results = None
+            if results is None:
+                results = []
+                for rule, args in zip(rules, args_list):
+                    try:
+                        results.append(check.fn(msg, ctx, **args))
+                    except Exception as exc:  # noqa: BLE001 - one broken check must not lose the message
+                        ctx.errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
+                        results.append(None)
+            for rule, result in zip(rules, results):
+                if result:
+                    evidence = rule.description if result is True else str(result)
+                    hits.append(Hit(rule.id, _evidence(evidence, 160)))
         return hits
 
     def run_metas(self, ctx: "Context") -> list[Hit]:
         hits: list[Hit] = []
-        env = environment(ctx, self.pack)
-        for rule, node in self.metas:
-            if expr.evaluate(node, env):
-                parts = sorted(r for r in expr.references(node) if r in env.hits)
+        env = self.environment(ctx)
+        present, group_counts, tag_counts, auth = env.hits, env.group_counts, env.tag_counts, ctx.auth
+        for rule, fn, refs in self.metas:
+            if fn(present, group_counts, tag_counts, auth, 0.0):
+                parts = [r for r in refs if r in present]
                 hits.append(Hit(rule.id, _evidence(" & ".join(parts) or rule.expr, 160)))
-                env.hits.add(rule.id)
-                env.group_counts[rule.group] = env.group_counts.get(rule.group, 0) + 1
+                present.add(rule.id)
+                group_counts[rule.group] = group_counts.get(rule.group, 0) + 1
                 for tag in rule.tags:
-                    env.tag_counts[tag] = env.tag_counts.get(tag, 0) + 1
+                    tag_counts[tag] = tag_counts.get(tag, 0) + 1
         return hits
+
+    def environment(self, ctx: "Context", score: float = 0.0) -> expr.Env:
+        """What expressions see: the hits so far, counted per group and per tag."""
+        present = {h.rule for h in ctx.hits}
+        groups: dict[str, int] = {}
+        tags: dict[str, int] = {}
+        labels = self._labels
+        for rule_id in present:
+            label = labels.get(rule_id)
+            if label:
+                group, rule_tags = label
+                groups[group] = groups.get(group, 0) + 1
+                for tag in rule_tags:
+                    tags[tag] = tags.get(tag, 0) + 1
+        return expr.Env(present, groups, tags, ctx.auth, score)
+
+
+@dataclass
+class _EvalPlan:
+    skips: tuple[Skip, ...]
+    groups: list[tuple[Check, list[Rule], list[dict]]]  # rules grouped by their check
+
+
+def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str]) -> _EvalPlan:
+    skips: list[Skip] = []
+    grouped: dict[str, tuple[Check, list[Rule], list[dict]]] = {}
+    for rule in evals:
+        check = CHECKS[rule.function]
+        if check.network and offline:
+            skips.append(Skip(rule.id, "offline: network check not run"))
+            continue
+        if check.needs and check.needs in skipped_stages:
+            skips.append(Skip(rule.id, f"needs the {check.needs} stage, which was skipped"))
+            continue
+        _, rules, args_list = grouped.setdefault(rule.function, (check, [], []))
+        rules.append(rule)
+        args_list.append(dict(rule.args))
+    return _EvalPlan(tuple(skips), list(grouped.values()))
 
 
 def environment(ctx: "Context", pack: RulePack, present: set[str] | None = None,

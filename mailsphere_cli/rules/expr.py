@@ -230,3 +230,96 @@ def _number(value: Any) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     return 1.0 if _truthy(value) else 0.0
+
+
+# -- compiled form ------------------------------------------------------------------
+#
+# Walking the Node tree costs a Python call per node; metas and decision rows run
+# on every message, so each expression is turned once into one Python function of
+# (hits, group_counts, tag_counts, auth, score). The generated code follows
+# `evaluate` exactly: same values (1/0 ints, floats after + and -, "" for a
+# missing auth key), same short-circuit order, same errors.
+
+Compiled = Callable[[set, dict, dict, dict, float], Any]
+
+_NUMERIC = {"rule", "num", "group", "tag", "score", "!", "neg", "&", "|", "+", "-",
+            "==", "!=", ">=", "<=", ">", "<"}
+_BOOLEAN = {"rule", "!", "&", "|", "==", "!=", ">=", "<=", ">", "<"}
+
+
+def _auth_value(auth: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    value: Any = auth
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    if isinstance(value, bool):
+        return 1 if value else 0
+    return value if value is not None else ""
+
+
+def _compare(op: str, left: Any, right: Any) -> int:
+    if isinstance(left, str) or isinstance(right, str):
+        left, right = str(left), str(right)
+        if op not in ("==", "!="):
+            raise ExprError(f"{op} compares numbers, not text")
+    return 1 if _COMPARE[op](left, right) else 0
+
+
+def _value_code(node: Node) -> str:
+    """Python source computing what `evaluate(node)` returns."""
+    op, args = node.op, node.args
+    if op == "rule":
+        return f"(1 if {args[0]!r} in H else 0)"
+    if op in ("num", "str"):
+        return repr(args[0])
+    if op == "group":
+        return f"G.get({args[0]!r}, 0)"
+    if op == "tag":
+        return f"T.get({args[0]!r}, 0)"
+    if op == "score":
+        return "S"
+    if op == "auth":
+        return f"_auth_value(A, {tuple(args)!r})"
+    if op in _BOOLEAN:
+        return f"(1 if {_bool_code(node)} else 0)"
+    if op == "neg":
+        return f"(-_number({_value_code(args[0])}))"
+    if op in ("+", "-"):
+        return f"(_number({_value_code(args[0])}) {op} _number({_value_code(args[1])}))"
+    raise ExprError(f"cannot compile operator {op!r}")
+
+
+def _bool_code(node: Node) -> str:
+    """Python source for `_truthy(evaluate(node))`, as a bool."""
+    op, args = node.op, node.args
+    if op == "rule":
+        return f"({args[0]!r} in H)"
+    if op == "!":
+        return f"(not {_bool_code(args[0])})"
+    if op == "&":
+        return f"({_bool_code(args[0])} and {_bool_code(args[1])})"
+    if op == "|":
+        return f"({_bool_code(args[0])} or {_bool_code(args[1])})"
+    if op in _COMPARE:
+        left, right = args
+        if left.op in _NUMERIC and right.op in _NUMERIC:
+            # numbers on both sides: no text comparison, no error possible
+            return f"({_value_code(left)} {op} {_value_code(right)})"
+        return f"({_compare.__name__}({op!r}, {_value_code(left)}, {_value_code(right)}) == 1)"
+    return f"_truthy({_value_code(node)})"
+
+
+def compile_node(node: Node) -> Compiled:
+    """One function f(hits, group_counts, tag_counts, auth, score) -> what evaluate gives.
+
+    Its result is only ever used for truth, like `evaluate`'s (rule, boolean and
+    comparison nodes give 1/0; other nodes give their value).
+    """
+    body = _bool_code(node) if node.op in _BOOLEAN else _value_code(node)
+    source = f"lambda H, G, T, A, S: {body}"
+    namespace = {"_auth_value": _auth_value, "_compare": _compare, "_number": _number,
+                 "_truthy": _truthy}
+    return eval(compile(source, "<rule expression>", "eval"), namespace)  # noqa: S307 - our own code
+
+
+def compile_text(text: str) -> Compiled:
+    return compile_node(parse(text))

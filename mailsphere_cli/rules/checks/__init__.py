@@ -5,12 +5,18 @@ a non-empty string (or True, which becomes the rule's description), and a
 falsy value when it does not. It reads the parsed message and the context and
 changes neither. Checks that need the network are declared so, and in offline
 mode the engine lists them under `skipped` instead of calling them.
+
+A check that many rules call with different arguments may also register a
+batch form (`@batch("name")`): `batch(msg, ctx, args_list)` returns one result
+per argument dict, exactly what `fn(msg, ctx, **args)` would return for each,
+so that the work they share is done once per message. If the batch raises,
+the engine calls `fn` rule by rule, so each failure is recorded as before.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 CheckFn = Callable[..., Any]
@@ -22,6 +28,7 @@ class Check:
     fn: CheckFn
     network: bool = False
     needs: str = ""  # stage whose results the check reads, e.g. "perimeter"
+    batch: CheckFn | None = None  # batch(msg, ctx, args_list) -> [result per args]
 
 
 CHECKS: dict[str, Check] = {}
@@ -39,6 +46,16 @@ def check(name: str, *, network: bool = False, needs: str = "") -> Callable[[Che
             raise DuplicateCheck(f"eval function {name!r} is registered twice "
                                  f"({CHECKS[name].fn.__module__} and {fn.__module__})")
         CHECKS[name] = Check(name, fn, network, needs)
+        return fn
+
+    return register
+
+
+def batch(name: str) -> Callable[[CheckFn], CheckFn]:
+    """Register the batch form of the already registered check `name`."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        CHECKS[name] = replace(CHECKS[name], batch=fn)
         return fn
 
     return register
