@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks import batch, check
 
 MAX_EVIDENCE_OBJECTS = 3
 
@@ -40,3 +40,11 @@ def attachment_true_type(msg: Any, ctx: Any, types: list[str] | tuple[str, ...] 
         if record.get("true_type") in wanted:
             return f"{record.get('path')} is {record.get('true_type')} (sha256 {record.get('sha256')})"
     return ""
+
+
+@batch("attachment_finding")
+def attachment_finding_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    # Most messages have no attachment records: then no rule of this kind can fire.
+    if not ctx.attachments:
+        return [""] * len(args_list)
+    return [attachment_finding(msg, ctx, **args) for args in args_list]

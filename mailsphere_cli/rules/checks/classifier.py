@@ -8,7 +8,7 @@ fires: there is no probability yet.
 """
 from __future__ import annotations
 
-from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks import batch, check
 
 
 @check("classifier_band")
@@ -19,3 +19,10 @@ def classifier_band(msg, ctx, low: float, high: float) -> str | None:
     if low <= probability < high or (high >= 1.0 and probability >= low):
         return f"spam probability {probability:.3f}"
     return None
+
+
+@batch("classifier_band")
+def classifier_band_batch(msg, ctx, args_list: list[dict]) -> list[str | None]:
+    if getattr(ctx, "spam_probability", None) is None:
+        return [None] * len(args_list)
+    return [classifier_band(msg, ctx, **args) for args in args_list]

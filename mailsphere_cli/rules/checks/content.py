@@ -16,6 +16,7 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _WORDS = re.compile(r"[^\W\d_]+")
 _FANCY = re.compile("[\U0001d400-\U0001d7ff\uff21-\uff5a\u24b6-\u24e9]")
 _MONEY = re.compile(r"[$€£]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:USD|EUR|GBP|dollars)\b")
+_MONEY_MARKS = ("$", "€", "£", "USD", "EUR", "GBP", "dollars")  # one is in every _MONEY match
 
 
 def _body(msg: Any) -> str:
@@ -120,8 +121,11 @@ def body_exclamations(msg: Any, ctx: Any, minimum: int) -> str:
 
 @check("body_money_amounts")
 def body_money_amounts(msg: Any, ctx: Any, minimum: int) -> str:
+    body = _body(msg)
+    if minimum >= 1 and not any(mark in body for mark in _MONEY_MARKS):
+        return ""  # every amount needs a currency sign or name: skip the scan
     found = []
-    for match in _MONEY.finditer(_body(msg)):
+    for match in _MONEY.finditer(body):
         found.append(match.group(0))
         if len(found) >= minimum:
             break

@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks import batch, check
 
 
 def reference_clock(msg: Any, ctx: Any) -> tuple[datetime | None, str]:
@@ -145,3 +145,11 @@ def message_id_shape(msg: Any, ctx: Any, kind: str) -> str:
     if kind == "spaces":
         return value if " " in inner else ""
     raise ValueError(f"unknown message_id_shape kind {kind!r}")
+
+
+@batch("date_offset")
+def date_offset_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    _, source = reference_clock(msg, ctx)
+    if _aware(msg.date) is None or source in ("", "Date header"):
+        return [""] * len(args_list)
+    return [date_offset(msg, ctx, **args) for args in args_list]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
-from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks import batch, check
 
 CLOCK_SKEW = timedelta(hours=1)
 EVIDENCE_CHARS = 200
@@ -51,13 +52,20 @@ def rdns_missing(msg: Any, ctx: Any) -> str:
     return ""
 
 
+@lru_cache(maxsize=4096)
+def _looks_dynamic(rdns: str, ip: str) -> str:
+    # The same relays send much of the mail; their verdict is a pure function of (name, ip).
+    from mailsphere_cli.perimeter.rdns import looks_dynamic
+    return looks_dynamic(rdns, ip)
+
+
 @check("rdns_dynamic", needs="perimeter")
 def rdns_dynamic(msg: Any, ctx: Any) -> str:
-    from mailsphere_cli.perimeter.rdns import looks_dynamic
     hop = _hop(ctx)
     if hop is None or hop.authenticated:
         return ""
-    return looks_dynamic(ctx.auth.get("rdns") or "", hop.ip)
+    rdns = ctx.auth.get("rdns") or ""
+    return _looks_dynamic(rdns, hop.ip) if rdns else ""
 
 
 # -- HELO ---------------------------------------------------------------------
@@ -152,3 +160,11 @@ def rcvd_check(msg: Any, ctx: Any, kind: str) -> str:
         hop = _hop(ctx)
         return f"authenticated submission from {hop.ip}: {_header(hop)}" if hop and hop.authenticated else ""
     raise ValueError(f"unknown rcvd_check kind {kind!r}")
+
+
+@batch("helo_check")
+def helo_check_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    hop = _hop(ctx)
+    if hop is None or not hop.helo or hop.authenticated:
+        return [""] * len(args_list)
+    return [helo_check(msg, ctx, **args) for args in args_list]

@@ -1,7 +1,7 @@
 """Checks on the shape of the message: parser limits, defects, missing headers."""
 from __future__ import annotations
 
-from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks import batch, check
 
 
 @check("parse_limit")
@@ -34,3 +34,18 @@ def mime_defect(msg, ctx, defect: str = "") -> str | None:
         if not defect or defect.lower() in found.lower():
             return found
     return None
+
+
+@batch("parse_limit")
+def parse_limit_batch(msg, ctx, args_list: list[dict]) -> list[str | None]:
+    msg.parts
+    if not msg.limit_hits:
+        return [None] * len(args_list)
+    return [parse_limit(msg, ctx, **args) for args in args_list]
+
+
+@batch("mime_defect")
+def mime_defect_batch(msg, ctx, args_list: list[dict]) -> list[str | None]:
+    if not msg.defects and not any(part.defects for part in msg.parts):
+        return [None] * len(args_list)
+    return [mime_defect(msg, ctx, **args) for args in args_list]
