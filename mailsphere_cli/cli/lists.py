@@ -62,21 +62,29 @@ def _user(org, user: Optional[str]) -> str:
     return user
 
 
-@app.command()
-def add(org: str = _ORG, user: Optional[str] = _USER, whitelist: Optional[str] = _WHITE,
-        blacklist: Optional[str] = _BLACK, data_dir: Optional[Path] = _DATA_DIR,
-        config_path: Optional[Path] = _CONFIG) -> None:
-    """Add an entry to an organisation's or a user's list."""
+def _change(operation, org: str, user: Optional[str], whitelist: Optional[str],
+            blacklist: Optional[str], data_dir: Optional[Path], config_path: Optional[Path]):
+    """Validate the options, then add or remove one entry in the database."""
     _, org_config = _org(config_path, org)
     kind, text = _kind_entry(whitelist, blacklist)
     address = _user(org_config, user)
     store = Store(ENV.data_dir(data_dir))
     try:
-        entry, new = add_entry(store, org, address, kind, text)
+        entry, changed = operation(store, org, address, kind, text)
     except EntryError as exc:
         fail(str(exc))
     finally:
         store.close()
+    return org_config, kind, address, entry, changed
+
+
+@app.command()
+def add(org: str = _ORG, user: Optional[str] = _USER, whitelist: Optional[str] = _WHITE,
+        blacklist: Optional[str] = _BLACK, data_dir: Optional[Path] = _DATA_DIR,
+        config_path: Optional[Path] = _CONFIG) -> None:
+    """Add an entry to an organisation's or a user's list."""
+    _, kind, address, entry, new = _change(add_entry, org, user, whitelist, blacklist, data_dir,
+                                           config_path)
     where = f"{org} user {address}" if address else f"{org} (organisation)"
     ENV.stdout.print(f"{'added' if new else 'already listed'}: {kind} {entry} for {where}",
                      highlight=False)
@@ -87,16 +95,8 @@ def remove(org: str = _ORG, user: Optional[str] = _USER, whitelist: Optional[str
            blacklist: Optional[str] = _BLACK, data_dir: Optional[Path] = _DATA_DIR,
            config_path: Optional[Path] = _CONFIG) -> None:
     """Remove an entry added with `lists add` (config entries are edited in the config)."""
-    _, org_config = _org(config_path, org)
-    kind, text = _kind_entry(whitelist, blacklist)
-    address = _user(org_config, user)
-    store = Store(ENV.data_dir(data_dir))
-    try:
-        entry, removed = remove_entry(store, org, address, kind, text)
-    except EntryError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
+    org_config, kind, address, entry, removed = _change(remove_entry, org, user, whitelist,
+                                                        blacklist, data_dir, config_path)
     if not removed:
         in_config = entry in [e.entry for e in list_entries(None, org_config, address or None)
                               if e.kind == kind]
