@@ -57,7 +57,7 @@ def main() -> None:
         errors = 0
         try:
             messages = (item for item in iter_sources(paths) if isinstance(item, RawMessage))
-            for raw, verdict in workers.scan(messages):
+            for raw, verdict, _ in workers.scan(messages):
                 folder = label_of[raw.origin]
                 flagged = verdict.action.value != "deliver"
                 outcome[folder]["flagged" if flagged else "delivered"] += 1
