@@ -41,8 +41,14 @@ CATEGORY = {
     "java-class": "executable", "jar": "executable", "apk": "executable", "msi": "executable",
     "msix": "executable", "chm": "executable",
     "js": "script", "vbs": "script", "powershell": "script", "batch": "script",
-    "hta": "script", "shell": "script", "wsf": "script",
+    "hta": "script", "wsf": "script",
+    # A #! script runs on Unix only when someone saves it and makes it executable:
+    # technical mail carries them every day, so it is scored, not banned.
+    "shell": "unix_script",
     "lnk": "shortcut", "url-shortcut": "shortcut", "scf": "shortcut",
+    # An Internet Shortcut to an http(s) page is a bookmark; to file:, smb: or a
+    # UNC path it can run or leak credentials, and stays a banned shortcut.
+    "url-link": "web_link",
     "iso": "disk_image", "udf": "disk_image", "img": "disk_image", "vhd": "disk_image",
     "vhdx": "disk_image", "dmg": "disk_image",
     "zip": "archive", "7z": "archive", "gzip": "archive", "bzip2": "archive", "xz": "archive",
@@ -250,6 +256,9 @@ _STRONG = {"vbs": re.compile(rb"\bcreateobject\s*\(\s*\"(?:wscript|msxml2|adodb|
            "js": re.compile(rb"\bnew\s+activexobject\s*\(", re.I)}
 
 
+_SHORTCUT_URL = re.compile(rb"^\s*url\s*=\s*(\S+)", re.M)
+
+
 def _textual(head: bytes) -> FileType | None:
     sample = head[:8192]
     if not _looks_textual(sample):
@@ -257,7 +266,7 @@ def _textual(head: bytes) -> FileType | None:
     text = sample.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n")
     lowered = text[:4096].lower()
     if text.startswith(b"#!"):
-        return _t("shell", "script", "text/x-shellscript")
+        return _t("shell", "unix_script", "text/x-shellscript")
     if b"<hta:application" in lowered:
         return _t("hta", "script", "application/hta")
     if b"<job" in lowered and b"<script" in lowered and b"language=" in lowered:
@@ -267,6 +276,9 @@ def _textual(head: bytes) -> FileType | None:
     if re.search(rb"<(?:!doctype\s+html|html|head|body|script|iframe|form|meta\s)[\s>]", lowered):
         return _t("html", "html", "text/html")
     if lowered.startswith(b"[internetshortcut]"):
+        target = _SHORTCUT_URL.search(lowered)
+        if target and target.group(1).startswith((b"http://", b"https://")):
+            return _t("url-link", "web_link")
         return _t("url-shortcut", "shortcut")
     if lowered.startswith(b"[shell]") and b"command=" in lowered:
         return _t("scf", "shortcut")

@@ -24,7 +24,12 @@ RULE_FOR_CATEGORY = {
     "script": "ATTACH_SCRIPT",
     "shortcut": "ATTACH_SHORTCUT",
     "disk_image": "ATTACH_DISK_IMAGE",
+    # Not banned by default (an org may ban them): scored, not settled.
+    "unix_script": "ATTACH_UNIX_SCRIPT",
+    "web_link": "ATTACH_WEB_SHORTCUT",
 }
+# Categories that are worth a scored finding even when they are allowed.
+SCORED_CATEGORIES = frozenset({"unix_script", "web_link"})
 
 # Characters that reorder or hide parts of a displayed file name.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
@@ -67,6 +72,8 @@ class Policy:
         if true_type.category in self.banned_categories:
             rule = RULE_FOR_CATEGORY.get(true_type.category, "ATTACH_EXECUTABLE")
             return [(rule, f"true type {true_type.label}")]
+        if true_type.category in SCORED_CATEGORIES:
+            return [(RULE_FOR_CATEGORY[true_type.category], f"true type {true_type.label}")]
         return []
 
     def check_names(self, names: list[str], true_type: FileType) -> list[tuple[str, str]]:
