@@ -39,7 +39,8 @@ DEFAULT_LIMITS = Limits()
 _PARSER = BytesParser(policy=policy.compat32)
 _FROM_LINE = re.compile(rb"\A(?:>?From [^\n]*\n)+")
 _WS = re.compile(r"\s+")
-_NOT_B64 = re.compile(rb"[^A-Za-z0-9+/]")
+_NOT_B64 = re.compile(rb"[^A-Za-z0-9+/=]")
+_B64_PADDING = re.compile(rb"=+")
 
 
 @dataclass(slots=True)
@@ -122,16 +123,26 @@ def decode_header_value(value: str | email.header.Header | None) -> str:
 
 def _transfer_decode(raw: bytes, cte: str, defects: list[str], limit: int) -> bytes:
     if cte == "base64":
-        # Lenient like a mail client: ignore junk characters and stray padding.
-        compact = _NOT_B64.sub(b"", raw[: limit * 4 // 3 + 8])
-        if len(compact) % 4 == 1:
-            defects.append("bad base64 length")
-            compact = compact[:-1]
-        try:
-            return binascii.a2b_base64(compact + b"=" * (-len(compact) % 4))[:limit]
-        except (binascii.Error, ValueError):
-            defects.append("bad base64")
-            return raw[:limit]
+        chunk = raw[: limit * 4 // 3 + 8]
+        if b"=" not in chunk.rstrip(b"= \t\r\n"):
+            try:  # the C decoder skips line breaks and other non-alphabet bytes itself
+                return binascii.a2b_base64(chunk)[:limit]
+            except (binascii.Error, ValueError):
+                pass
+        # Padding inside the data (concatenated encodings, or a trick to make a scanner
+        # stop early) or a broken length: decode every segment, as lenient clients do.
+        out = bytearray()
+        for segment in _B64_PADDING.split(_NOT_B64.sub(b"", chunk)):
+            if len(segment) % 4 == 1:
+                defects.append("bad base64 length")
+                segment = segment[:-1]
+            try:
+                out += binascii.a2b_base64(segment + b"=" * (-len(segment) % 4))
+            except (binascii.Error, ValueError):
+                defects.append("bad base64")
+            if len(out) >= limit:
+                break
+        return bytes(out[:limit])
     if cte == "quoted-printable":
         try:
             return quopri.decodestring(raw[: limit * 3])[:limit]

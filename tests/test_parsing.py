@@ -113,3 +113,10 @@ def test_every_malformed_corpus_message_gets_a_verdict(corpus):
         assert time.perf_counter() - began < 10, item.origin
         count += 1
     assert count > 350
+
+
+def test_base64_with_padding_in_the_middle_decodes_every_segment():
+    """Padding mid-stream must not make the decoder stop early and hide the rest."""
+    raw = (b"Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+           + base64.b64encode(b"first half ") + b"\n" + base64.b64encode(b"second half, hidden?"))
+    assert ParsedMessage(raw).text == "first half second half, hidden?"
