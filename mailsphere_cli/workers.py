@@ -162,56 +162,59 @@ class Workers:
 
     def _scan_pool(self, messages: Iterable[RawMessage]
                    ) -> Iterator[tuple[RawMessage, Verdict, str]]:
-        pending: dict[Future, list[tuple[int, RawMessage]]] = {}
+        # A dying worker breaks the whole pool and fails every future in flight, so
+        # the culprit cannot be told from its neighbours. After a break, the messages
+        # that were out are retried one at a time, alone in the pool: a message that
+        # breaks it then is the one that kills its worker.
+        pending: dict[Future, tuple[list[tuple[int, RawMessage]], bool]] = {}
         held: dict[int, RawMessage] = {}
-        retry: list[tuple[int, RawMessage]] = []
+        suspects: list[tuple[int, RawMessage]] = []
         source = iter(enumerate(messages))
         exhausted = False
         window = self.workers * 3
 
-        def submit(chunk: list[tuple[int, RawMessage]]) -> None:
-            pending[self._executor.submit(_scan_chunk, chunk)] = chunk
+        def submit(chunk: list[tuple[int, RawMessage]], alone: bool) -> None:
+            pending[self._executor.submit(_scan_chunk, chunk)] = (chunk, alone)
 
         while True:
-            while len(pending) < window and (retry or not exhausted):
-                if retry:
-                    submit([retry.pop()])
-                    continue
-                chunk = []
-                for key, raw in source:
-                    held[key] = raw
-                    chunk.append((key, raw))
-                    if len(chunk) >= self.chunk:
+            if suspects:
+                if not pending:
+                    submit([suspects.pop(0)], alone=True)
+            else:
+                while not exhausted and len(pending) < window:
+                    chunk = []
+                    for key, raw in source:
+                        held[key] = raw
+                        chunk.append((key, raw))
+                        if len(chunk) >= self.chunk:
+                            break
+                    if not chunk:
+                        exhausted = True
                         break
-                if not chunk:
-                    exhausted = True
-                    break
-                submit(chunk)
+                    submit(chunk, alone=False)
             if not pending:
                 break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             broken = False
             for future in done:
-                chunk = pending.pop(future)
+                chunk, alone = pending.pop(future)
                 try:
                     results = future.result()
-                except Exception as exc:  # noqa: BLE001 - a worker died under this chunk
+                except Exception as exc:  # noqa: BLE001 - a worker died
                     broken = True
-                    if len(chunk) == 1:
+                    if alone:
                         key, raw = chunk[0]
                         held.pop(key, None)
                         verdict = error_verdict(raw, f"worker crashed: {type(exc).__name__}")
                         yield raw, verdict, json.dumps(verdict.as_dict())
                     else:
-                        retry.extend(chunk)  # retried one by one to find the culprit
+                        suspects.extend(chunk)
                     continue
                 for key, (verdict, text) in results:
                     yield held.pop(key), verdict, text
             if broken:
-                # A dead worker breaks the whole pool: every chunk still out is retried
-                # one message at a time in a fresh pool.
-                for chunk in pending.values():
-                    retry.extend(chunk)
+                for chunk, _ in pending.values():
+                    suspects.extend(chunk)
                 pending.clear()
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = self._new_executor()
