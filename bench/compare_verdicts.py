@@ -15,6 +15,13 @@ fired, the skipped checks and the errors. `check` reruns the same scan and
 prints every message whose line differs (first differing fields shown); it
 exits 1 when any differs, 0 when all are identical. Record before changing
 code; run `check` before each commit.
+
+When other engineers change other stages meanwhile (the classifier, the
+parser), their changes show up as differences too. Then record the baseline
+from a snapshot of the current tree with only your own files put back to
+HEAD (copy mailsphere_cli/ and bench/ elsewhere, `git show HEAD:path` your
+files into it, run `record` there with the corpus folders given explicitly),
+and compare with `--skip classifier` when the classifier is in flux.
 """
 from __future__ import annotations
 

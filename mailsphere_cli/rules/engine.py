@@ -43,19 +43,30 @@ class _TargetSet:
     singles: list["re2._Regexp"]
 
 
-def _header_text(msg: "ParsedMessage", target: str) -> str:
+def _header_text(msg: "ParsedMessage", target: str, seen: dict | None = None) -> str:
+    """The text a header target matches. `seen` (one dict per message) keeps the
+    decoded values and parsed addresses that several targets of one header share."""
     name, _, view = target.partition(":")
     if name == "ALL":
         return msg.header_block
+    if not msg.has_header(name):
+        return ""
     if view == "raw":
-        return "\n".join(v for n, v in msg.raw_headers if n.lower() == name.lower())
-    values = msg.headers(name)
-    if view == "addr":
-        from mailsphere_cli.message import _addresses
-        return "\n".join(a for v in values for _, a in _addresses(v) if a)
-    if view == "name":
-        from mailsphere_cli.message import _addresses
-        return "\n".join(n for v in values for n, _ in _addresses(v) if n)
+        lowered = name.lower()
+        return "\n".join(v for n, v in msg.raw_headers if n.lower() == lowered)
+    if seen is None:
+        seen = {}
+    values = seen.get(name)
+    if values is None:
+        values = seen[name] = msg.headers(name)
+    if view in ("addr", "name"):
+        pairs = seen.get((name, "addresses"))
+        if pairs is None:
+            from mailsphere_cli.message import _addresses
+            pairs = seen[(name, "addresses")] = [pair for v in values for pair in _addresses(v)]
+        if view == "addr":
+            return "\n".join(a for _, a in pairs if a)
+        return "\n".join(n for n, _ in pairs if n)
     return "\n".join(values)
 
 
@@ -84,7 +95,7 @@ class CompiledRules:
             for rule in rules:
                 matcher.Add(rule.regex)
             matcher.Compile()
-            singles = [re2.compile(rule.regex, _OPTIONS) for rule in rules]
+            singles = [re2.compile(rule.regex.encode("utf-8"), _OPTIONS) for rule in rules]
             self.sets.append(_TargetSet(target, kind, rules, matcher, singles))
         self.evals = pack.by_kind("eval")
         self._needed_stages = {CHECKS[r.function].needs for r in self.evals} - {""}
@@ -97,37 +108,43 @@ class CompiledRules:
         # decision rows, compiled: (row, fn)
         self.decisions = [(row, expr.compile_node(row.node)) for row in pack.decisions]
 
-    def text_for(self, msg: "ParsedMessage", kind: str, target: str) -> str:
+    def text_for(self, msg: "ParsedMessage", kind: str, target: str,
+                 seen: dict | None = None) -> str:
         if kind == "header":
-            return _header_text(msg, target)
+            return _header_text(msg, target, seen)
         return _KIND_TEXT[kind](msg)
 
     def match_patterns(self, msg: "ParsedMessage") -> list[Hit]:
         hits: list[Hit] = []
+        seen: dict = {}
         for target_set in self.sets:
-            text = self.text_for(msg, target_set.kind, target_set.target)
+            text = self.text_for(msg, target_set.kind, target_set.target, seen)
             if not text:
                 continue
+            # Matched as UTF-8 bytes: the str interface of the RE2 wrapper encodes
+            # the text again for every search and maps byte offsets back to
+            # characters, which cost more than the matching on long bodies.
             try:
-                matched = target_set.matcher.Match(text)
+                data = text.encode("utf-8")
             except UnicodeEncodeError:
                 # Raw header views keep undecodable bytes as lone surrogates,
                 # which RE2 (UTF-8 only) refuses: match a cleaned copy instead.
-                text = text.encode("utf-8", "replace").decode("utf-8")
-                matched = target_set.matcher.Match(text)
+                data = text.encode("utf-8", "replace")
+            matched = target_set.matcher.Match(data)
             # Match() returns None, not an empty list, when nothing matches.
             for index in matched or ():
                 rule = target_set.rules[index]
-                found = target_set.singles[index].search(text)
+                found = target_set.singles[index].search(data)
                 if found is None:
                     continue
-                evidence = found.group(0)
                 if target_set.kind == "uri":
-                    start = text.rfind("\n", 0, found.start()) + 1
-                    end = text.find("\n", found.end())
-                    evidence = text[start: end if end >= 0 else len(text)]
-                elif target_set.kind == "header":
-                    evidence = f"{target_set.target}: {evidence}"
+                    start = data.rfind(b"\n", 0, found.start()) + 1
+                    end = data.find(b"\n", found.end())
+                    evidence = data[start: end if end >= 0 else len(data)].decode("utf-8", "replace")
+                else:
+                    evidence = found.group(0).decode("utf-8", "replace")
+                    if target_set.kind == "header":
+                        evidence = f"{target_set.target}: {evidence}"
                 hits.append(Hit(rule.id, _evidence(evidence or rule.description)))
         return hits
 

@@ -14,6 +14,7 @@ the engine calls `fn` rule by rule, so each failure is recorded as before.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass, replace
@@ -49,6 +50,26 @@ def check(name: str, *, network: bool = False, needs: str = "") -> Callable[[Che
         return fn
 
     return register
+
+
+def per_message(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Cache `fn(msg)` for the message being scanned, so the checks that share
+    a derived view (the link hosts, the top Content-Type) compute it once.
+
+    Holds the most recent message object and compares by identity, so a new
+    message (even one at the same address) always recomputes. Callers must
+    treat the value as read-only. A raising `fn` caches nothing.
+    """
+    last: list[Any] = [None, None]
+
+    @functools.wraps(fn)
+    def cached(msg: Any) -> Any:
+        if last[0] is not msg:
+            value = fn(msg)
+            last[0], last[1] = msg, value
+        return last[1]
+
+    return cached
 
 
 def batch(name: str) -> Callable[[CheckFn], CheckFn]:

@@ -16,6 +16,9 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _WORDS = re.compile(r"[^\W\d_]+")
 _FANCY = re.compile("[\U0001d400-\U0001d7ff\uff21-\uff5a\u24b6-\u24e9]")
 _MONEY = re.compile(r"[$€£]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:USD|EUR|GBP|dollars)\b")
+_SPACED_LETTERS = re.compile(r"(?:\b\w[ ._*-]){3,}\w\b")
+_ENDS_WITH_ID = re.compile(r"[\s_-](?:[a-z]{2,}\d{3,}|\d{4,}[a-z]+)\s*$", re.I)
+_TRACKER_WORDS = re.compile(r"\b(?:bug|issue|ticket|#)", re.I)
 _MONEY_MARKS = ("$", "€", "£", "USD", "EUR", "GBP", "dollars")  # one is in every _MONEY match
 
 
@@ -143,15 +146,13 @@ def subject_shape(msg: Any, ctx: Any, kind: str) -> str:
         return subject if len(words) >= 3 and len(caps) * 2 > len(words) else ""
     if kind == "non_ascii_latin":
         raw = msg.raw_header("Subject") or ""
-        return subject if "=?" not in raw and any(ord(c) > 127 for c in raw) else ""
+        return subject if "=?" not in raw and not raw.isascii() else ""
     if kind == "spaced_letters":
-        return subject if re.search(r"(?:\b\w[ ._*-]){3,}\w\b", subject) else ""
+        return subject if _SPACED_LETTERS.search(subject) else ""
     if kind == "long":
         return f"{len(subject)}-character subject" if len(subject) > 120 else ""
     if kind == "ends_with_id":
-        return subject if re.search(r"[\s_-](?:[a-z]{2,}\d{3,}|\d{4,}[a-z]+)\s*$", subject,
-                                    re.I) and not re.search(r"\b(?:bug|issue|ticket|#)", subject,
-                                                            re.I) else ""
+        return subject if _ENDS_WITH_ID.search(subject) and not _TRACKER_WORDS.search(subject) else ""
     if kind == "recipient_name":
         for address in msg.to_addrs[:3]:
             local = address.partition("@")[0]

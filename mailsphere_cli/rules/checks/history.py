@@ -14,6 +14,11 @@ from typing import Any
 
 from mailsphere_cli.rules.checks import batch, check
 
+_IP_DOMAIN = re.compile(r"@\[?\d{1,3}(?:\.\d{1,3}){3}\]?$")
+_BIG_PROVIDER = re.compile(r"(?:^|\.)(hotmail|yahoo|aol|msn|gmail|google|outlook|live|mail\.ru|"
+                           r"yandex|excite|lycos|juno|earthlink|compuserve|prodigy|att|verizon|comcast)"
+                           r"\.(?:com|net|ru)$")
+
 
 def reference_clock(msg: Any, ctx: Any) -> tuple[datetime | None, str]:
     """(the message's own "now", where it came from)."""
@@ -43,6 +48,11 @@ def date_offset(msg: Any, ctx: Any, direction: str, hours: float, max_hours: flo
     now, source = reference_clock(msg, ctx)
     if date is None or now is None or source == "Date header":
         return ""
+    return _offset(msg, date, now, source, direction, hours, max_hours)
+
+
+def _offset(msg: Any, date: datetime, now: datetime, source: str, direction: str, hours: float,
+            max_hours: float = 0) -> str:
     try:
         delta = (date - now) if direction == "future" else (now - date)
     except (TypeError, OverflowError):
@@ -76,9 +86,7 @@ def received_helo_claims_provider(msg: Any, ctx: Any) -> str:
         return ""
     hop = ctx.relays[ctx.handover]
     helo = (hop.helo or "").lower().rstrip(".")
-    big = re.search(r"(?:^|\.)(hotmail|yahoo|aol|msn|gmail|google|outlook|live|mail\.ru|"
-                    r"yandex|excite|lycos|juno|earthlink|compuserve|prodigy|att|verizon|comcast)"
-                    r"\.(?:com|net|ru)$", helo)
+    big = _BIG_PROVIDER.search(helo)
     if not big or hop.rdns is None:
         return ""
     name = big.group(1)
@@ -134,7 +142,7 @@ def message_id_shape(msg: Any, ctx: Any, kind: str) -> str:
     if kind == "no_at":
         return value if "@" not in inner else ""
     if kind == "domain_ip":
-        return value if re.search(r"@\[?\d{1,3}(?:\.\d{1,3}){3}\]?$", inner) else ""
+        return value if _IP_DOMAIN.search(inner) else ""
     if kind == "from_domain_lookalike":
         from mailsphere_cli.rules.checks.url import lookalike_of
         domain = inner.rpartition("@")[2].lower()
@@ -149,7 +157,8 @@ def message_id_shape(msg: Any, ctx: Any, kind: str) -> str:
 
 @batch("date_offset")
 def date_offset_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
-    _, source = reference_clock(msg, ctx)
-    if _aware(msg.date) is None or source in ("", "Date header"):
+    date = _aware(msg.date)
+    now, source = reference_clock(msg, ctx)
+    if date is None or now is None or source == "Date header":
         return [""] * len(args_list)
-    return [date_offset(msg, ctx, **args) for args in args_list]
+    return [_offset(msg, date, now, source, **args) for args in args_list]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks import check, per_message
 
 _WORD = re.compile(r"[^\W\d_]{4,}")
 
 
+@per_message
 def _content_type(msg: Any) -> str:
     return (msg.raw_header("Content-Type") or "").lower()
 
@@ -150,6 +151,6 @@ def mime_text_short_with_link(msg: Any, ctx: Any, words: int) -> str:
     """Little more than a link: the whole visible text is under `words` words."""
     if not msg.urls:
         return ""
-    text = msg.text if msg.text.strip() else msg.html_text
+    text = msg.text if msg.text and not msg.text.isspace() else msg.html_text  # = .strip(), no copy
     count = len(_WORD.findall(text[:2000]))
     return f"{count} words and {len(msg.urls)} links" if count < words else ""

@@ -83,10 +83,18 @@ def helo_check(msg: Any, ctx: Any, kind: str) -> str:
     hop = _hop(ctx)
     if hop is None or not hop.helo or hop.authenticated:
         return ""
+    return _helo_kind(ctx, hop, _helo_facts(hop), kind)
+
+
+def _helo_facts(hop: Any) -> tuple[str, bool, str, str]:
+    """(lowercased HELO name, written as [literal], the address it names, evidence)."""
     helo = hop.helo.lower().rstrip(".")
     literal = helo.startswith("[") and helo.endswith("]")
-    address = _as_ip(helo)
-    evidence = f"HELO {hop.helo} from {hop.ip}"
+    return helo, literal, _as_ip(helo), f"HELO {hop.helo} from {hop.ip}"
+
+
+def _helo_kind(ctx: Any, hop: Any, facts: tuple[str, bool, str, str], kind: str) -> str:
+    helo, literal, address, evidence = facts
     if kind == "bare_ip":
         return f"{evidence}: an address without [brackets]" if address and not literal else ""
     if kind == "ip_mismatch":
@@ -167,4 +175,5 @@ def helo_check_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
     hop = _hop(ctx)
     if hop is None or not hop.helo or hop.authenticated:
         return [""] * len(args_list)
-    return [helo_check(msg, ctx, **args) for args in args_list]
+    facts = _helo_facts(hop)
+    return [_helo_kind(ctx, hop, facts, **args) for args in args_list]

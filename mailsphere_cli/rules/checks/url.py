@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks import check, per_message
 from mailsphere_cli.urls import is_ip, normalise_url, url_host, url_host_unicode
 
 MAX_URLS = 300
@@ -293,6 +293,7 @@ def _urls(msg: Any) -> list[str]:
     return msg.urls[:MAX_URLS]
 
 
+@per_message
 def _hosts(msg: Any) -> list[str]:
     seen: dict[str, None] = {}
     for url in _urls(msg):
