@@ -18,7 +18,7 @@ from mailsphere_cli.store.db import Store
 from mailsphere_cli.store.move import MoveLog
 from mailsphere_cli.store.quarantine import Quarantine
 from mailsphere_cli.verdict import Action, Verdict
-from mailsphere_cli.workers import Settings, Workers
+from mailsphere_cli.workers import Settings, Workers, startup_warnings
 
 QUARANTINED = (Action.SPAM, Action.MALICIOUS)
 
@@ -50,6 +50,7 @@ class ScanSummary:
     move_failures: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
     bytes: int = 0
 
     @property
@@ -81,7 +82,8 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
     started = time.perf_counter()
     try:
         workers.start()
-        pack_version = _pack_version(settings)
+        summary.warnings = startup_warnings(workers.pipeline)
+        pack_version = workers.pipeline.services["rules"].pack.version
         summary.rulepack = pack_version
         run_id = store.resumable_run(options.paths, pack_version) if options.resume else None
         if run_id is not None:
@@ -188,11 +190,6 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
 def _notify_policy(settings: Settings, verdict: Verdict) -> tuple[str, ...]:
     org = settings.config.orgs.get(verdict.org or "")
     return org.notify_malicious if org else ("recipient",)
-
-
-def _pack_version(settings: Settings) -> str:
-    from mailsphere_cli.rules.loader import load_rules
-    return load_rules(list(settings.rules_dirs) or None).version
 
 
 def _move(raw: RawMessage, verdict: dict, store: Store, quarantine: Quarantine, moves: MoveLog,

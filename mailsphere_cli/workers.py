@@ -69,6 +69,19 @@ def build_pipeline(settings: Settings) -> Pipeline:
     return Pipeline(config, services, offline=settings.offline, skip=settings.skip)
 
 
+def startup_warnings(pipeline: Pipeline) -> list[str]:
+    """What the user should hear once, not on every verdict: an unusable model."""
+    warnings = []
+    models = pipeline.services.get("classifier")
+    if models is not None and getattr(models, "default", None) is None \
+            and "classifier" not in pipeline.skip:
+        warnings.append(f"classifier off: {models.default_problem} (messages list it under "
+                        f"`skipped`)")
+    for org, problem in (getattr(models, "org_problems", None) or {}).items():
+        warnings.append(f"organisation {org}: {problem}; its mail uses the default model")
+    return warnings
+
+
 class MessageTimeout(BaseException):
     """BaseException, so the `except Exception` guards of stages and checks let it through."""
 
@@ -135,6 +148,12 @@ class Workers:
         self.chunk = chunk
         self._pipeline: Pipeline | None = None
         self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            self.start()
+        return self._pipeline
 
     def start(self) -> None:
         """Build the pipeline now, so a bad rule pack fails before any message is read."""

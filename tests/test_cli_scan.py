@@ -288,3 +288,16 @@ def test_a_message_that_kills_its_worker_is_an_error_and_the_rest_is_scanned(cli
     assert by_name["20-bad.eml"]["action"] == "error"
     assert by_name["20-bad.eml"]["errors"][0].startswith("worker crashed")
     assert all(r["action"] == "deliver" for n, r in by_name.items() if n != "20-bad.eml")
+
+
+def test_an_unusable_model_is_one_warning_and_the_scan_goes_on(cli, mailbox: Path, tmp_path):
+    bad = tmp_path / "broken.joblib"
+    bad.write_bytes(b"not a model at all")
+    result = cli("scan", "--json", "--offline", "-j", "1", "--rules", MINIPACK, "--model",
+                 str(bad), str(mailbox))
+    assert result.exit_code == 0
+    warnings = [l for l in result.stderr.splitlines() if "warning" in l]
+    assert len(warnings) == 1 and "classifier off" in warnings[0]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 6
+    assert all(any(s["name"] == "classifier" for s in r["skipped"]) for r in records)

@@ -152,6 +152,8 @@ def scan(
     finally:
         if close_output:
             close_output()
+    for warning in summary.warnings:
+        ENV.stderr.print(f"[yellow]mailsphere: warning:[/] {warning}", highlight=False)
     console = ENV.stderr if json_out else ENV.stdout
     if not json_out and summary.messages <= LIST_LIMIT:
         _print_verdicts(console, listed)
