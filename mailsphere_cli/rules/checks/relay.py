@@ -11,6 +11,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
+from mailsphere_cli.perimeter.received import is_illegal, is_private
 from mailsphere_cli.rules.checks import batch, check
 
 CLOCK_SKEW = timedelta(hours=1)
@@ -131,7 +132,15 @@ def _authorised(ctx: Any, ip: str, domain: str) -> bool:
 
 @check("rcvd_check", needs="perimeter")
 def rcvd_check(msg: Any, ctx: Any, kind: str) -> str:
-    from mailsphere_cli.perimeter.received import is_illegal, is_private
+    return _rcvd_kind(ctx, kind)
+
+
+@batch("rcvd_check")
+def rcvd_check_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    return [_rcvd_kind(ctx, **args) for args in args_list]
+
+
+def _rcvd_kind(ctx: Any, kind: str) -> str:
     relays = ctx.relays
     if kind == "none":
         return "" if relays else "the message has no Received header"

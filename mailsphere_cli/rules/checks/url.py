@@ -19,6 +19,7 @@ from mailsphere_cli.rules.checks import check, per_message
 from mailsphere_cli.urls import is_ip, normalise_url, url_host, url_host_unicode
 
 MAX_URLS = 300
+_SPACES = re.compile(r"\s+")
 
 # -- reference data ---------------------------------------------------------------
 
@@ -110,7 +111,9 @@ def _brand_words() -> tuple[re.Pattern[str] | None, dict[str, Brand]]:
     words.sort(key=len, reverse=True)
     # RE2: one linear pass over long bodies whatever the number of brands.
     import re2
-    return re2.compile(r"(?i)\b(?:%s)\b" % "|".join(words)), owner
+    # Compiled from bytes and run over UTF-8 bytes: the wrapper's str interface
+    # maps every match offset back to characters, which costs more than the scan.
+    return re2.compile((r"(?i)\b(?:%s)\b" % "|".join(words)).encode("utf-8")), owner
 
 
 @lru_cache(maxsize=8)
@@ -120,9 +123,9 @@ def brands_named(text: str, limit: int = 20_000) -> list[Brand]:
     if pattern is None:
         return []
     found: dict[str, Brand] = {}
-    sample = text[:limit].encode("utf-8", "replace").decode("utf-8")
+    sample = text[:limit].encode("utf-8", "replace")
     for match in pattern.finditer(sample):
-        brand = owner.get(re.sub(r"\s+", " ", match.group(0)).lower())
+        brand = owner.get(_SPACES.sub(" ", match.group(0).decode("utf-8", "replace")).lower())
         if brand is not None:
             found.setdefault(brand.name, brand)
             if len(found) >= 5:
