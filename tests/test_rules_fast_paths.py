@@ -1,0 +1,160 @@
+"""The rule stage's fast paths behave exactly like the plain ones they replace:
+compiled expressions agree with the tree walker, batch checks fall back rule by
+rule when they fail, the eval plan's skips come out in rule order, and the
+per-message cache never serves one message's value for another."""
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from mailsphere_cli.rules import expr
+from mailsphere_cli.rules.checks import CHECKS, Check, per_message
+from mailsphere_cli.rules.engine import CompiledRules
+from mailsphere_cli.rules.loader import load_rules
+
+EXPRESSIONS = [
+    "A & B", "A && !B", "A | B & C", "!(A | B)", "A + B + C >= 2", "-A + 1", "A - B",
+    "group:url >= 2", "tag:ham > 0 & !C", "score > 5", "score > 5 & group:url == 0",
+    'auth.dmarc == "fail"', 'auth.dmarc != "pass" & A', "auth.dkim_valid", "auth.missing",
+    'auth.nested.key == "x"', "auth.count >= 2", "auth.dmarc", "(A + B) * 1 == 1".replace(" * 1", ""),
+    "A == B", "true & A", "false | B", "!auth.dmarc", "group:none + tag:none",
+    '"none"', "2", "A + auth.dkim_valid", "auth.nested == \"\"",
+]
+AUTHS = [
+    {}, {"dmarc": "fail", "dkim_valid": True, "count": 3, "nested": {"key": "x"}},
+    {"dmarc": "pass", "dkim_valid": False, "count": 1}, {"dmarc": "none", "nested": "flat"},
+]
+
+
+@pytest.mark.parametrize("text", EXPRESSIONS)
+def test_compiled_expression_agrees_with_the_tree_walker(text):
+    node = expr.parse(text)
+    compiled = expr.compile_node(node)
+    for present in itertools.chain.from_iterable(itertools.combinations("ABC", n) for n in range(4)):
+        for auth in AUTHS:
+            for groups, tags, score in (({}, {}, 0.0), ({"url": 2}, {"ham": 1}, 7.5)):
+                env = expr.Env(set(present), groups, tags, auth, score)
+                assert _outcome(lambda: expr.evaluate(node, env)) == \
+                    _outcome(lambda: compiled(set(present), groups, tags, auth, score)), \
+                    (text, present, auth, groups, score)
+
+
+def _outcome(run):
+    """Truth of the result, or the error raised (the same errors must come out)."""
+    try:
+        return bool(run())
+    except expr.ExprError as exc:
+        return f"error: {exc}"
+
+
+def test_compiled_expression_raises_like_the_tree_walker():
+    node = expr.parse('auth.dmarc > 2')
+    env = expr.Env(set(), {}, {}, {"dmarc": "fail"}, 0.0)
+    with pytest.raises(expr.ExprError):
+        expr.evaluate(node, env)
+    with pytest.raises(expr.ExprError):
+        expr.compile_node(node)(set(), {}, {}, {"dmarc": "fail"}, 0.0)
+
+
+def test_per_message_cache_recomputes_for_another_message():
+    calls = []
+
+    @per_message
+    def view(msg):
+        calls.append(msg)
+        return [msg.name]
+
+    @dataclass
+    class Msg:
+        name: str
+
+    first, second = Msg("a"), Msg("a")
+    assert view(first) == ["a"] and view(first) == ["a"]
+    assert len(calls) == 1
+    assert view(second) == ["a"] and len(calls) == 2  # equal but another object: recomputed
+    assert view(first) == ["a"] and len(calls) == 3
+
+
+@dataclass
+class FakeCtx:
+    offline: bool = True
+    skipped: list[Any] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    hits: list[Any] = field(default_factory=list)
+    auth: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture()
+def pack_with_batch(tmp_path, monkeypatch):
+    calls = {"fn": 0, "batch": 0}
+
+    def fn(msg, ctx, value):
+        calls["fn"] += 1
+        if value == "boom":
+            raise RuntimeError("broken on purpose")
+        return f"saw {value}" if value != "quiet" else ""
+
+    def failing_batch(msg, ctx, args_list):
+        calls["batch"] += 1
+        raise RuntimeError("batch gives up")
+
+    monkeypatch.setitem(CHECKS, "t_probe", Check("t_probe", fn, batch=failing_batch))
+    monkeypatch.setitem(CHECKS, "t_net", Check("t_net", fn, network=True))
+    rules = []
+    for index, value in enumerate(["one", "boom", "quiet", "two"]):
+        rules.append(f'[[rule]]\nid = "T_PROBE_{index}"\nkind = "eval"\nfunction = "t_probe"\n'
+                     f'args = {{ value = "{value}" }}\nscore = 1.0\ngroup = "other"\n'
+                     f'description = "probe {index}"\n')
+        rules.append(f'[[rule]]\nid = "T_NET_{index}"\nkind = "eval"\nfunction = "t_net"\n'
+                     f'args = {{ value = "{value}" }}\nscore = 1.0\ngroup = "other"\n'
+                     f'description = "net {index}"\n')
+    (tmp_path / "probe.toml").write_text("\n".join(rules))
+    return CompiledRules(load_rules([str(tmp_path)])), calls
+
+
+def test_failing_batch_falls_back_rule_by_rule_and_records_the_error(pack_with_batch):
+    compiled, calls = pack_with_batch
+    ctx = FakeCtx()
+    hits = compiled.run_evals(object(), ctx)
+    assert sorted((h.rule, h.evidence) for h in hits) == [("T_PROBE_0", "saw one"),
+                                                          ("T_PROBE_3", "saw two")]
+    assert calls == {"batch": 1, "fn": 4}
+    assert ctx.errors == ["T_PROBE_1: RuntimeError: broken on purpose"]
+
+
+def test_offline_skips_come_in_rule_order_every_message(pack_with_batch):
+    compiled, _ = pack_with_batch
+    for _ in range(2):  # the second message reuses the plan
+        ctx = FakeCtx()
+        compiled.run_evals(object(), ctx)
+        assert [s.name for s in ctx.skipped] == [f"T_NET_{i}" for i in range(4)]
+        assert {s.reason for s in ctx.skipped} == {"offline: network check not run"}
+    online = FakeCtx(offline=False)
+    hits = compiled.run_evals(object(), online)
+    assert not online.skipped
+    assert {h.rule for h in hits} == {"T_PROBE_0", "T_PROBE_3", "T_NET_0", "T_NET_3"}
+
+
+def test_shipped_pack_compiles_every_meta_and_row():
+    compiled = CompiledRules(load_rules(None))
+    assert len(compiled.metas) == len(compiled.pack.meta_order)
+    assert len(compiled.decisions) == len(compiled.pack.decisions)
+    rng = random.Random(5)
+    ids = list(compiled.pack.rules)
+    for _ in range(200):
+        present = set(rng.sample(ids, 12))
+        auth = rng.choice(AUTHS)
+        score = rng.uniform(-3, 15)
+        for rows in (compiled.metas, compiled.decisions):
+            for item in rows:
+                node = expr.parse(item[0].expr if hasattr(item[0], "expr") else item[0].when)
+                env = expr.Env(present, {"url": 3}, {"ham": 1}, auth, score)
+                try:
+                    expected = bool(expr.evaluate(node, env))
+                except expr.ExprError:
+                    continue
+                assert bool(item[1](present, {"url": 3}, {"ham": 1}, auth, score)) == expected
