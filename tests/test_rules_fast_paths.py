@@ -158,3 +158,42 @@ def test_shipped_pack_compiles_every_meta_and_row():
                 except expr.ExprError:
                     continue
                 assert bool(item[1](present, {"url": 3}, {"ham": 1}, auth, score)) == expected
+
+
+def _rdns_cases(count: int, seed: int = 1):
+    import ipaddress
+    rng = random.Random(seed)
+    words = ["dyn", "pool", "mail", "smtp", "x", "adsl", "c", "host", "", "static", "cpe", "res"]
+    for _ in range(count):
+        octets = [str(rng.choice([rng.randint(0, 255), 0, 1, 10, 127, 5, 50])) for _ in range(4)]
+        ip = ".".join(octets) if rng.random() < 0.9 else rng.choice(["::1", "2001:db8::5", "bogus"])
+        parts = []
+        for _ in range(rng.randint(1, 7)):
+            roll = rng.random()
+            if roll < 0.4 and ip.count(".") == 3:
+                parts.append(rng.choice(octets + [octets[0] * 2, "0" + octets[1]]))
+            elif roll < 0.55:
+                parts.append(rng.choice(words))
+            elif roll < 0.65 and ip.count(".") == 3:
+                parts.append(rng.choice(["", "ab", "0"]) + ipaddress.ip_address(ip).packed.hex()
+                             + rng.choice(["", "z", "1"]))
+            elif roll < 0.7:
+                parts.append("\u0663")  # an Arabic-Indic digit: \d, but no octet
+            else:
+                parts.append(str(rng.randint(0, 999)))
+            parts.append(rng.choice(".-_x ab0"))
+        name = "".join(parts[:-1])
+        yield (name.upper() if rng.random() < 0.3 else name), ip
+
+
+def test_fast_dynamic_rdns_answers_like_the_perimeter_helper():
+    from mailsphere_cli.perimeter.rdns import looks_dynamic
+    from mailsphere_cli.rules.checks.relay import _looks_dynamic
+    reasons = {"address": 0, "hex": 0, "generic": 0, "": 0}
+    for name, ip in _rdns_cases(6000):
+        expected = looks_dynamic(name, ip)
+        assert _looks_dynamic(name, ip) == expected, (name, ip)
+        kind = ("address" if "carries the address" in expected else "hex" if "in hex" in expected
+                else "generic" if expected else "")
+        reasons[kind] += 1
+    assert all(n > 20 for n in reasons.values()), reasons  # every branch was exercised
