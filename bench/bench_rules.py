@@ -35,11 +35,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dirs", nargs="*", default=[str(CORPUS / d) for d in ("ham", "spam", "phish")])
     parser.add_argument("--limit", type=int, default=0, help="messages per folder (0 = all)")
+    parser.add_argument("--rules", action="append", default=[],
+                        help="rule directory instead of the shipped rules (repeatable)")
     args = parser.parse_args()
     if not all(Path(d).exists() for d in args.dirs):
         print("corpus not found; pass folders explicitly", file=sys.stderr)
         return 2
-    pipeline = build_pipeline(Settings(config=Config(), offline=True, skip=("classifier",)))
+    pipeline = build_pipeline(Settings(config=Config(), offline=True, skip=("classifier",),
+                                        rules_dirs=tuple(args.rules)))
     compiled = pipeline.services["rules"]
     from mailsphere_cli.perimeter import stage as perimeter
     from mailsphere_cli.attachments import stage as attachments

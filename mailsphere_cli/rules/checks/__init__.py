@@ -72,6 +72,19 @@ def per_message(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return cached
 
 
+def count_upto(pattern: Any, text: str, limit: int) -> int:
+    """How many times `pattern` occurs in `text`, counting no further than `limit`
+    (checks that only ask "fewer than N?" need not scan the rest)."""
+    found = 0
+    if limit <= 0:
+        return 0
+    for _ in pattern.finditer(text):
+        found += 1
+        if found >= limit:
+            break
+    return found
+
+
 def batch(name: str) -> Callable[[CheckFn], CheckFn]:
     """Register the batch form of the already registered check `name`."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks import check, count_upto, per_message
 
 MAX_NODES = 400
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*(?:;|$)|"
@@ -15,6 +15,15 @@ _TINY_STYLE = re.compile(r"font-size\s*:\s*(?:0?\.\d+|[0-2])(?:px|pt)?\s*(?:;|$|
 _COLOR = re.compile(r"(?<![-\w])color\s*:\s*([#\w]+)", re.I)
 _BACKGROUND = re.compile(r"background(?:-color)?\s*:\s*([#\w]+)", re.I)
 _WHITE = {"#fff", "#ffffff", "white", "#fefefe", "#fdfdfd", "#fcfcfc"}
+
+
+_REMOTE = re.compile(r"\s*https?://", re.I)
+_WORD3 = re.compile(r"[^\W\d_]{3,}")
+
+
+@per_message
+def _images(msg: Any) -> list[Any]:
+    return msg.html_doc.tree.css("img")[:MAX_NODES]
 
 
 def _tree(msg: Any):
@@ -115,13 +124,13 @@ def html_images(msg: Any, ctx: Any, kind: str, minimum: int = 1) -> str:
     tree = _tree(msg)
     if tree is None:
         return ""
-    images = tree.css("img")[:MAX_NODES]
+    images = _images(msg)
     if kind == "remote_only_little_text":
-        remote = [i for i in images if re.match(r"\s*https?://", i.attributes.get("src") or "", re.I)]
-        words = len(re.findall(r"[^\W\d_]{3,}", msg.html_text[:5000]))
-        if remote and len(remote) == len(images) and words < 30 and not msg.text.strip():
-            return f"{len(remote)} remote images and {words} words"
-        return ""
+        remote = [i for i in images if _REMOTE.match(i.attributes.get("src") or "")]
+        if not remote or len(remote) != len(images) or (msg.text and not msg.text.isspace()):
+            return ""
+        words = count_upto(_WORD3, msg.html_text[:5000], 30)
+        return f"{len(remote)} remote images and {words} words" if words < 30 else ""
     if kind == "many":
         return f"{len(images)} images" if len(images) >= minimum else ""
     if kind == "no_alt_linked":
@@ -174,11 +183,13 @@ def html_form(msg: Any, ctx: Any, kind: str) -> str:
 @check("html_text_ratio_low")
 def html_text_ratio_low(msg: Any, ctx: Any, maximum_words: int) -> str:
     """HTML with links but almost no words of its own."""
-    if not msg.html or msg.text.strip():
+    if not msg.html or (msg.text and not msg.text.isspace()):  # = msg.text.strip(), no copy
         return ""
-    words = len(re.findall(r"[^\W\d_]{3,}", msg.html_text[:5000]))
     anchors = len(msg.html_doc.anchors)
-    return f"{words} words, {anchors} links" if anchors and words <= maximum_words else ""
+    if not anchors:
+        return ""
+    words = count_upto(_WORD3, msg.html_text[:5000], maximum_words + 1)
+    return f"{words} words, {anchors} links" if words <= maximum_words else ""
 
 
 @check("html_anchor_text")

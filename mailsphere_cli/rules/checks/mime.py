@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mailsphere_cli.rules.checks import check, per_message
+from mailsphere_cli.rules.checks import check, count_upto, per_message
 
 _WORD = re.compile(r"[^\W\d_]{4,}")
 
@@ -40,7 +40,7 @@ def mime_shape(msg: Any, ctx: Any, kind: str) -> str:
         images = [p for p in parts if p.content_type.startswith("image/")]
         if not images:
             return ""
-        words = len(_WORD.findall(msg.text[:5000] + " " + msg.html_text[:5000]))
+        words = count_upto(_WORD, msg.text[:5000] + " " + msg.html_text[:5000], 20)
         return f"{len(images)} images and {words} words" if words < 20 else ""
     if kind == "empty_body":
         if not parts or any(not p.is_text for p in parts):
@@ -152,5 +152,5 @@ def mime_text_short_with_link(msg: Any, ctx: Any, words: int) -> str:
     if not msg.urls:
         return ""
     text = msg.text if msg.text and not msg.text.isspace() else msg.html_text  # = .strip(), no copy
-    count = len(_WORD.findall(text[:2000]))
+    count = count_upto(_WORD, text[:2000], words)
     return f"{count} words and {len(msg.urls)} links" if count < words else ""
