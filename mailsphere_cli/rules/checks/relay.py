@@ -16,6 +16,7 @@ from mailsphere_cli.perimeter.received import is_illegal, is_private
 from mailsphere_cli.rules.checks import batch, check
 
 CLOCK_SKEW = timedelta(hours=1)
+_IP_CHARS = "0123456789abcdefABCDEF:."
 EVIDENCE_CHARS = 200
 
 
@@ -34,6 +35,8 @@ def _as_ip(text: str) -> str:
     text = text.strip().strip("[]")
     if text.lower().startswith("ipv6:"):
         text = text[5:]
+    if "%" not in text and text.strip(_IP_CHARS):
+        return ""  # a character no address has (a scope after % may hold any): skip the raise
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
