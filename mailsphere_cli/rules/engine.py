@@ -43,6 +43,9 @@ class _TargetSet:
     singles: list["re2._Regexp"]
 
 
+_RAW = ("raw header values by lowercased name",)
+
+
 def _header_text(msg: "ParsedMessage", target: str, seen: dict | None = None) -> str:
     """The text a header target matches. `seen` (one dict per message) keeps the
     decoded values and parsed addresses that several targets of one header share."""
@@ -51,11 +54,15 @@ def _header_text(msg: "ParsedMessage", target: str, seen: dict | None = None) ->
         return msg.header_block
     if not msg.has_header(name):
         return ""
-    if view == "raw":
-        lowered = name.lower()
-        return "\n".join(v for n, v in msg.raw_headers if n.lower() == lowered)
     if seen is None:
         seen = {}
+    if view == "raw":
+        by_name = seen.get(_RAW)
+        if by_name is None:  # one pass over the header fields for every raw target
+            by_name = seen[_RAW] = {}
+            for field_name, value in msg.raw_headers:
+                by_name.setdefault(field_name.lower(), []).append(value)
+        return "\n".join(by_name.get(name.lower(), ()))
     values = seen.get(name)
     if values is None:
         values = seen[name] = msg.headers(name)
