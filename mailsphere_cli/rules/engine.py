@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
 import re2
@@ -46,6 +47,14 @@ class _TargetSet:
 _RAW = ("raw header values by lowercased name",)
 
 
+@lru_cache(maxsize=4096)
+def _addresses_in(value: str) -> tuple[tuple[str, str], ...]:
+    """(name, address) pairs of one header value; the same senders write the same
+    From headers again and again, and parsing them is the costly part of a header target."""
+    from mailsphere_cli.message import _addresses
+    return tuple(_addresses(value))
+
+
 def _header_text(msg: "ParsedMessage", target: str, seen: dict | None = None) -> str:
     """The text a header target matches. `seen` (one dict per message) keeps the
     decoded values and parsed addresses that several targets of one header share."""
@@ -69,8 +78,7 @@ def _header_text(msg: "ParsedMessage", target: str, seen: dict | None = None) ->
     if view in ("addr", "name"):
         pairs = seen.get((name, "addresses"))
         if pairs is None:
-            from mailsphere_cli.message import _addresses
-            pairs = seen[(name, "addresses")] = [pair for v in values for pair in _addresses(v)]
+            pairs = seen[(name, "addresses")] = [pair for v in values for pair in _addresses_in(v)]
         if view == "addr":
             return "\n".join(a for _, a in pairs if a)
         return "\n".join(n for n, _ in pairs if n)
