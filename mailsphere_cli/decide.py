@@ -15,13 +15,13 @@ if TYPE_CHECKING:
     from mailsphere_cli.message import ParsedMessage
 
 
-def score_so_far(ctx: "Context", rules: dict) -> float:
+def score_so_far(ctx: "Context", rules: dict, present: set[str] | None = None) -> float:
     """The verdict's score as it stands (pipeline.current_score without building
     the scored hits): each rule once, removed ones at 0, summed in the verdict's
     order (largest weight first) so the float result is the same to the last bit."""
     removed = ctx.removed
     weights = []
-    for rule_id in {h.rule for h in ctx.hits}:
+    for rule_id in (present if present is not None else {h.rule for h in ctx.hits}):
         rule = rules.get(rule_id)
         weight = rule.score if rule and rule_id not in removed else 0.0
         weights.append((-abs(weight), rule_id, weight))
@@ -35,7 +35,8 @@ def run(msg: "ParsedMessage", ctx: "Context") -> None:
     if not pack.decisions:
         ctx.skip("decisions", "the rule pack has no decision tables")
         return
-    env = compiled.environment(ctx, score_so_far(ctx, pack.rules))
+    present = {h.rule for h in ctx.hits}
+    env = compiled.environment(ctx, score_so_far(ctx, pack.rules, present), present)
     present, groups, tags, auth, score = env.hits, env.group_counts, env.tag_counts, ctx.auth, env.score
     removals: set[str] = set()
     for row, fires in compiled.decisions:

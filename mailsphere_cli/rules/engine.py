@@ -212,9 +212,12 @@ class CompiledRules:
                     tag_counts[tag] = tag_counts.get(tag, 0) + 1
         return hits
 
-    def environment(self, ctx: "Context", score: float = 0.0) -> expr.Env:
-        """What expressions see: the hits so far, counted per group and per tag."""
-        present = {h.rule for h in ctx.hits}
+    def environment(self, ctx: "Context", score: float = 0.0,
+                    present: set[str] | None = None) -> expr.Env:
+        """What expressions see: the hits so far (`present`, the ids of ctx.hits, if
+        already at hand), counted per group and per tag."""
+        if present is None:
+            present = {h.rule for h in ctx.hits}
         groups: dict[str, int] = {}
         tags: dict[str, int] = {}
         labels = self._labels

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mailsphere_cli.rules.checks import check, count_upto, per_message
+from mailsphere_cli.rules.checks import batch, check, count_upto, per_message
 
 _WORD = re.compile(r"[^\W\d_]{4,}")
 
@@ -17,9 +17,17 @@ def _content_type(msg: Any) -> str:
 
 @check("mime_shape")
 def mime_shape(msg: Any, ctx: Any, kind: str) -> str:
-    parts = msg.parts
-    texts, htmls = msg.text_parts, msg.html_parts
-    top = _content_type(msg)
+    return _mime_kind(msg, msg.parts, msg.text_parts, msg.html_parts, _content_type(msg), kind)
+
+
+@batch("mime_shape")
+def mime_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    shared = (msg.parts, msg.text_parts, msg.html_parts, _content_type(msg))
+    return [_mime_kind(msg, *shared, **args) for args in args_list]
+
+
+def _mime_kind(msg: Any, parts: list[Any], texts: list[Any], htmls: list[Any], top: str,
+               kind: str) -> str:
     if kind == "html_only":
         return "HTML body with no plain-text part" if htmls and not texts else ""
     if kind == "alternative_single":
