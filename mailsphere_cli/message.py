@@ -168,6 +168,10 @@ def _uudecode(raw: bytes, defects: list[str]) -> bytes:
 
 
 def _filenames(part: Message) -> tuple[str, ...]:
+    # Most parts name no file at all: spare them the full parameter parse.
+    if not any(k.lower() == "content-disposition" or "name" in str(v).lower()
+               for k, v in part._headers if k.lower().startswith("content-")):
+        return ()
     names: list[str] = []
     for getter in (lambda: part.get_filename(), lambda: part.get_param("name")):
         try:
