@@ -66,6 +66,15 @@ class Models:
     default_problem: str = "no model"
     by_org: dict[str, LinearModel] = field(default_factory=dict)
     org_problems: dict[str, str] = field(default_factory=dict)
+    # The band rules of the rule pack last seen, worked out once per worker:
+    # (the compiled pack they came from, the bands).
+    bands_seen: tuple[Any, list[tuple[str, float, float]]] | None = None
+
+    def bands(self, ctx: "Context") -> list[tuple[str, float, float]]:
+        compiled = ctx.services.get("rules")
+        if self.bands_seen is None or self.bands_seen[0] is not compiled:
+            self.bands_seen = (compiled, band_rules(ctx))
+        return self.bands_seen[1]
 
     def for_org(self, org: str | None) -> tuple[LinearModel | None, str]:
         """(model, its name) or (None, why there is none)."""
@@ -138,6 +147,6 @@ def run(msg: "ParsedMessage", ctx: "Context") -> None:
         return
     probability = model.probability(tokens_of(msg))
     ctx.spam_probability = probability
-    rule_id = band_for(probability, band_rules(ctx))
+    rule_id = band_for(probability, models.bands(ctx))
     if rule_id:
         ctx.add(Hit(rule_id, f"spam probability {probability:.3f} ({name})"))
