@@ -205,3 +205,38 @@ def test_band_edges():
     assert band_for(0.01, bands) == "CLASSIFIER_01_05"
     assert band_for(0.5, bands) == "CLASSIFIER_50_80"
     assert band_for(1.0, bands) == "CLASSIFIER_99_100"
+
+
+# -- the fast paths give exactly what the definitions give -------------------
+
+def test_fast_word_finding_matches_the_pattern():
+    import random
+
+    from mailsphere_cli.classifier.features import _WORD, _word_matches
+
+    pieces = ["Hello", "world", "WORLD", "it's", "x" * 31, "9" * 64, "$", "$$", "€£", "!", "!!",
+              "?", "???", "!?", "a_b", "-", ",", "\u2019", "\u201c", "\u2014", "caf\u00e9",
+              "stra\u00dfe", "\u0130stanbul", "\ufb01le", "\u00bd", "\u0663\u0664", "\x92",
+              "\u00a9", "\u00a0", "\u200b", "\ud800", "\t", "\n", " ", "  ", "<a href=x>", "ǅ"]
+    rng = random.Random(7)
+    samples = ["", "a", "ab " * 100, "buy now!!! $$$ only $5 ?? ok? " * 20]
+    samples += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 120))) for _ in range(3000)]
+    for text in samples:
+        text = text.lower()
+        for limit in (3, 6000):
+            assert _word_matches(text, limit) == _WORD.findall(text)[:limit], repr(text[:80])
+
+
+def test_fast_buckets_match_the_hasher():
+    from mailsphere_cli.classifier.model import bucket_array, bucket_of, hashed_row, vectorise
+
+    tokens = ["w:hello", "w:hello", "s:caf\u00e9", "b:a_b", "u:example.com", "w:\u0130", "", "w:\U0001f600"]
+    assert bucket_array(tokens).tolist() == [bucket_of(t) for t in tokens]
+    indices, values = hashed_row(tokens)
+    row = vectorise([tokens])
+    assert indices.tolist() == sorted(row.indices.tolist())
+    assert np.allclose(values, row.toarray()[0][indices], atol=1e-12)
+    # A lone surrogate (never from a decoded message, but input is hostile) is an
+    # exception like before, never a crash of the C hasher.
+    with pytest.raises(UnicodeEncodeError):
+        bucket_array(["w:ok", "w:\ud800"])
