@@ -244,3 +244,32 @@ def test_rdns_checks_read_the_recorded_name():
     assert "203-0-113-5.dyn.isp.example" in rdns_dynamic(dyn.msg, dyn)
     clean = run_perimeter(make_message())
     assert not rdns_missing(clean.msg, clean) and not rdns_dynamic(clean.msg, clean)
+
+
+def test_fast_clause_split_and_markers_match_the_patterns():
+    """The ASCII fast paths (word-by-word clause split, substring pre-checks before
+    the re.I marker searches) give what the case-insensitive patterns give."""
+    import random
+
+    from mailsphere_cli.perimeter import received
+
+    words = ["from", "FROM", "by", "By", "via", "with", "ID", "for", "for<a@b>", "from[1.2.3.4]",
+             "(", ")", "(x", "y)", "((", "))", ")(", "helo=H", "(HELO", "x.example", "[203.0.113.9]",
+             "ESMTPSA", "esmtpa", "(using", "TLSv1.3", "cipher=X", "(Authenticated", "sender:",
+             "auth=pass", "(envelope-from", "<a@b.example>)", "fromage", "byline", "<", "[IPv6:::1]"]
+    rng = random.Random(3)
+    headers = [h for _, h, _ in FORMATS]
+    headers += [" ".join(rng.choice(words) for _ in range(rng.randint(1, 25))) + f"; {DATE}"
+                for _ in range(2000)]
+    for header in headers:
+        text = " ".join(header.split())
+        body = text.rpartition(";")[0] or text
+        clauses = received._split_clauses(body)
+        assert received._split_clauses(body, body.lower()) == clauses
+        if not clauses:
+            continue  # no hop to read: the markers are not looked at
+        relay = parse_received(header)
+        assert relay.tls == (relay.protocol in received._TLS_PROTOCOLS
+                             or bool(received._TLS_MARKERS.search(text)))
+        assert relay.authenticated == (relay.protocol in received._AUTH_PROTOCOLS
+                                       or bool(received._AUTH_MARKERS.search(text)))

@@ -83,10 +83,11 @@ def _split_clauses(text: str, lowered: str | None = None) -> dict[str, str]:
     """Keywords at parenthesis depth 0 start clauses; comments stay with their clause.
 
     `lowered` is `text.lower()` when `text` is ASCII (same length, same positions)."""
+    if lowered is not None:
+        return _split_clauses_ascii(text, lowered)
     clauses: dict[str, str] = {}
     current, start, depth = "", 0, 0
-    tokens = _CLAUSE_TOKENS_LOWER.finditer(lowered) if lowered is not None else \
-        _CLAUSE_TOKENS.finditer(text)
+    tokens = _CLAUSE_TOKENS.finditer(text)
     for token in tokens:
         word = token.group(0)
         if len(word) > 1 and word[0] == "(":
@@ -100,6 +101,38 @@ def _split_clauses(text: str, lowered: str | None = None) -> dict[str, str]:
             if current and current not in clauses:
                 clauses[current] = text[start:token.start()].strip()
             current, start = word.lower(), token.end()
+    if current and current not in clauses:
+        clauses[current] = text[start:].strip()
+    return clauses
+
+
+_KEYWORDS = frozenset(("from", "by", "via", "with", "id", "for"))
+_KEYWORD_STARTS = frozenset(word[:2] for word in _KEYWORDS)
+
+
+def _split_clauses_ascii(text: str, lowered: str) -> dict[str, str]:
+    """`_split_clauses` for whitespace-normalised ASCII text, word by word.
+
+    Separated by single spaces, a keyword can only start a word; it is one when
+    the word is the keyword or goes on with "<", "[" or "(" (the pattern's
+    lookahead). The depth counts parentheses in order, never below zero."""
+    clauses: dict[str, str] = {}
+    current, start, depth, position = "", 0, 0, 0
+    for word in lowered.split(" "):
+        if depth == 0 and word[:2] in _KEYWORD_STARTS:
+            keyword = word if word in _KEYWORDS else next(
+                (k for k in _KEYWORDS if word.startswith(k) and word[len(k)] in "<[("), "")
+            if keyword:
+                if current and current not in clauses:
+                    clauses[current] = text[start:position].strip()
+                current, start = keyword, position + len(keyword)
+        if "(" in word or ")" in word:
+            for char in word:
+                if char == "(":
+                    depth += 1
+                elif char == ")" and depth:
+                    depth -= 1
+        position += len(word) + 1
     if current and current not in clauses:
         clauses[current] = text[start:].strip()
     return clauses
