@@ -174,27 +174,48 @@ def _body_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
     return tokens
 
 
-def _url_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
+_CACHED_URL_CHARS = 500
+
+
+@lru_cache(maxsize=4096)
+def _url_facts(url: str) -> None | str | tuple[str, tuple[str, ...], bool]:
+    """None (no host), "ip", or (registrable domain, path words, has userinfo).
+
+    Remembered per worker: the same links (a sender's site, a list's footer)
+    come back message after message. The recipient's words are hidden later."""
     from mailsphere_cli.urls import is_ip, url_host
 
+    host = (url_host(url) or "").lower().rstrip(".")
+    if not host:
+        return None
+    if is_ip(host):
+        return "ip"
+    # What comes before and after the host as written (all of the URL for both
+    # when the host appears in it only in another case).
+    before, _, after = url.partition(host) if host in url else (url, "", url)
+    path_words = tuple(words(" ".join(_URL_PATH_WORD.findall(after[:200])[:8]), 8))
+    return registrable(host), path_words, "@" in before
+
+
+def _url_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
     tokens: list[str] = []
     urls = msg.urls[:MAX_URLS]
     domains: set[str] = set()
     for url in urls:
-        host = (url_host(url) or "").lower().rstrip(".")
-        if not host:
+        facts = _url_facts(url) if len(url) <= _CACHED_URL_CHARS else _url_facts.__wrapped__(url)
+        if facts is None:
             continue
-        if is_ip(host):
+        if facts == "ip":
             tokens.append("u*ip")
             continue
-        domain = registrable(host)
+        domain, path_words, userinfo = facts
         domains.add(domain)
         tokens.append(f"u:{domain}")
         tokens.append(f"ut:{domain.rsplit('.', 1)[-1]}")
-        path = url.split(host, 1)[-1][:200]
-        tokens.extend(f"up:{w}" for w in words(" ".join(_URL_PATH_WORD.findall(path)[:8]), 8,
-                                                 hidden))
-        if "@" in url.split(host, 1)[0]:
+        if hidden and not hidden.isdisjoint(path_words):
+            path_words = tuple("<rcpt>" if w in hidden else w for w in path_words)
+        tokens.extend(f"up:{w}" for w in path_words)
+        if userinfo:
             tokens.append("u*userinfo")
     count = len(urls)
     tokens.append("u*n" + ("0" if count == 0 else "1" if count == 1 else "few" if count < 6
