@@ -26,34 +26,32 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 def run(paths: list[str], workers: int, skip: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as data:
         args = [sys.executable, "-m", "mailsphere_cli", "scan", *paths, "--offline", "--json",
-                "-j", str(workers), "--data-dir", data]
+                "-j", str(workers), "--data-dir", str(Path(data) / "store")]
         for stage in skip:
             args += ["--skip", stage]
+        out_path = Path(data) / "verdicts.jsonl"
         began = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                cwd=ROOT)
-        parent = psutil.Process(proc.pid)
-        peak_parent, peak_worker = 0, 0
-        count = 0
-        os.set_blocking(proc.stdout.fileno(), False)
-        buffered = b""
-        while proc.poll() is None:
-            try:
-                peak_parent = max(peak_parent, parent.memory_info().rss)
-                for child in parent.children(recursive=True):
-                    peak_worker = max(peak_worker, child.memory_info().rss)
-            except psutil.Error:
-                pass
-            chunk = proc.stdout.read() or b""
-            buffered += chunk
-            time.sleep(0.05)
-        buffered += proc.stdout.read() or b""
+        # Verdicts go to a file: a pipe read every 50 ms would throttle the scan itself.
+        with open(out_path, "wb") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
+            parent = psutil.Process(proc.pid)
+            peak_parent, peak_worker = 0, 0
+            while proc.poll() is None:
+                try:
+                    peak_parent = max(peak_parent, parent.memory_info().rss)
+                    for child in parent.children(recursive=True):
+                        peak_worker = max(peak_worker, child.memory_info().rss)
+                except psutil.Error:
+                    pass
+                time.sleep(0.05)
         elapsed = time.perf_counter() - began
         actions: dict[str, int] = {}
-        for line in buffered.splitlines():
-            record = json.loads(line)
-            actions[record["action"]] = actions.get(record["action"], 0) + 1
-            count += 1
+        count = 0
+        with open(out_path, "rb") as verdicts:
+            for line in verdicts:
+                record = json.loads(line)
+                actions[record["action"]] = actions.get(record["action"], 0) + 1
+                count += 1
     return {"workers": workers, "messages": count, "elapsed_s": round(elapsed, 2),
             "messages_per_s": round(count / elapsed, 1),
             "peak_parent_mib": round(peak_parent / 2**20, 1),

@@ -17,7 +17,7 @@ from mailsphere_cli.sources import RawMessage, SourceProblem, iter_sources
 from mailsphere_cli.store.db import Store
 from mailsphere_cli.store.move import MoveLog
 from mailsphere_cli.store.quarantine import Quarantine
-from mailsphere_cli.verdict import Action, Verdict
+from mailsphere_cli.verdict import Action, VerdictView
 from mailsphere_cli.workers import Settings, Workers, startup_warnings
 
 QUARANTINED = (Action.SPAM, Action.MALICIOUS)
@@ -109,7 +109,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                     continue
                 yield item
 
-        batch: list[tuple[RawMessage, Verdict, str]] = []
+        batch: list[tuple[RawMessage, VerdictView, str]] = []
         batch_bytes = 0
         last_flush = time.monotonic()
 
@@ -187,7 +187,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
     return summary
 
 
-def _notify_policy(settings: Settings, verdict: Verdict) -> tuple[str, ...]:
+def _notify_policy(settings: Settings, verdict: VerdictView) -> tuple[str, ...]:
     org = settings.config.orgs.get(verdict.org or "")
     return org.notify_malicious if org else ("recipient",)
 

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator
 from mailsphere_cli.config import Config
 from mailsphere_cli.pipeline import Pipeline, error_verdict
 from mailsphere_cli.sources import RawMessage
-from mailsphere_cli.verdict import Verdict
+from mailsphere_cli.verdict import Verdict, VerdictView
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def scan_one(pipeline: Pipeline, raw: RawMessage, timeout: float) -> Verdict:
 _PIPELINE: Pipeline | None = None
 _SETTINGS: Settings | None = None
 
-Result = tuple[Verdict, str]  # the verdict, and the same serialised once, in the worker
+Result = str  # the verdict as JSON: serialised once, in the worker
 
 
 def _init_forked() -> None:
@@ -129,8 +129,12 @@ def _init_spawned(settings: Settings) -> None:
 
 
 def _analyse(pipeline: Pipeline, raw: RawMessage, timeout: float) -> Result:
-    verdict = scan_one(pipeline, raw, timeout)
-    return verdict, json.dumps(verdict.as_dict(), ensure_ascii=False)
+    return json.dumps(scan_one(pipeline, raw, timeout).as_dict(), ensure_ascii=False)
+
+
+def _crashed(raw: RawMessage, error: str) -> tuple[RawMessage, VerdictView, str]:
+    view = VerdictView.of(error_verdict(raw, error))
+    return raw, view, json.dumps(view.record)
 
 
 def _scan_chunk(chunk: list[tuple[int, RawMessage]]) -> list[tuple[int, Result]]:
@@ -170,17 +174,22 @@ class Workers:
         return ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
                                    initializer=_init_spawned, initargs=(self.settings,))
 
-    def scan(self, messages: Iterable[RawMessage]) -> Iterator[tuple[RawMessage, Verdict, str]]:
+    def scan(self, messages: Iterable[RawMessage]
+             ) -> Iterator[tuple[RawMessage, VerdictView, str]]:
+        """Each message with its verdict (the JSON record behind a read-only view) and
+        that record as one line of JSON."""
         if self._pipeline is None:
             self.start()
         if self.workers == 1:
             for raw in messages:
-                yield raw, *_analyse(self._pipeline, raw, self.settings.message_timeout)
+                verdict = scan_one(self._pipeline, raw, self.settings.message_timeout)
+                view = VerdictView.of(verdict)
+                yield raw, view, json.dumps(view.record, ensure_ascii=False)
             return
         yield from self._scan_pool(messages)
 
     def _scan_pool(self, messages: Iterable[RawMessage]
-                   ) -> Iterator[tuple[RawMessage, Verdict, str]]:
+                   ) -> Iterator[tuple[RawMessage, VerdictView, str]]:
         # A dying worker breaks the whole pool and fails every future in flight, so
         # the culprit cannot be told from its neighbours. After a break, the messages
         # that were out are retried one at a time, alone in the pool: a message that
@@ -224,13 +233,12 @@ class Workers:
                     if alone:
                         key, raw = chunk[0]
                         held.pop(key, None)
-                        verdict = error_verdict(raw, f"worker crashed: {type(exc).__name__}")
-                        yield raw, verdict, json.dumps(verdict.as_dict())
+                        yield _crashed(raw, f"worker crashed: {type(exc).__name__}")
                     else:
                         suspects.extend(chunk)
                     continue
-                for key, (verdict, text) in results:
-                    yield held.pop(key), verdict, text
+                for key, text in results:
+                    yield held.pop(key), VerdictView(json.loads(text)), text
             if broken:
                 for chunk, _ in pending.values():
                     suspects.extend(chunk)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from mailsphere_cli.verdict import Verdict
+from mailsphere_cli.verdict import Verdict, VerdictView
 
 SCHEMA_VERSION = 1
 
@@ -135,7 +135,7 @@ class Store:
                               (message_id, rulepack)).fetchone()
         return json.loads(row["verdict"]) if row else None
 
-    def record(self, run_id: int, rulepack: str, verdicts: Iterable[Verdict],
+    def record(self, run_id: int, rulepack: str, verdicts: Iterable[Verdict | VerdictView],
                texts: Iterable[str] | None = None) -> None:
         """Write a batch of verdicts in one transaction (replacing an earlier record).
 

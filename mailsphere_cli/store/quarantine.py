@@ -13,10 +13,9 @@ import os
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from mailsphere_cli.store.db import Store, now_iso
-from mailsphere_cli.verdict import Action, Verdict
+from mailsphere_cli.verdict import Action, Verdict, VerdictView
 
 
 def durable_write(path: Path, data: bytes) -> None:
@@ -70,7 +69,7 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def main_reason(verdict: Verdict) -> str:
+def main_reason(verdict: Verdict | VerdictView) -> str:
     positive = [h for h in verdict.hits if h.score > 0]
     if verdict.action is Action.MALICIOUS and verdict.attachments:
         for record in verdict.attachments:
@@ -98,13 +97,13 @@ class Quarantine:
     def qid_for_id(message_id: str) -> str:
         return message_id[:20]
 
-    def qid_for(self, verdict: Verdict) -> str:
+    def qid_for(self, verdict: Verdict | VerdictView) -> str:
         return self.qid_for_id(verdict.id)
 
-    def hold(self, verdict: Verdict, raw: bytes, notify: tuple[str, ...] = ("recipient",)) -> str:
+    def hold(self, verdict: Verdict | VerdictView, raw: bytes, notify: tuple[str, ...] = ("recipient",)) -> str:
         return self.hold_many([(verdict, raw, notify)])[0]
 
-    def hold_many(self, items: list[tuple[Verdict, bytes, tuple[str, ...]]],
+    def hold_many(self, items: list[tuple[Verdict | VerdictView, bytes, tuple[str, ...]]],
                   texts: list[str] | None = None) -> list[str]:
         """Keep each message (or, if malicious, only its metadata); return the quarantine ids.
 
