@@ -70,7 +70,9 @@ class ScanSummary:
                 "elapsed_s": round(self.elapsed, 3), "messages_per_s": round(self.rate, 1)}
 
 
-VerdictSink = Callable[[dict, str], None]  # the verdict, and the same as one line of JSON
+# A sink gets the verdict's main fields (verdict.LIGHT_KEYS at least) and the whole
+# verdict as one line of JSON.
+VerdictSink = Callable[[dict, str], None]
 ProgressSink = Callable[[int, int], None]  # messages done, bytes done
 
 
@@ -127,7 +129,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
             store.record(run_id, pack_version, [v for _, v, _ in batch], [t for _, _, t in batch])
             if options.move:
                 for raw, verdict, _ in held:
-                    _move(raw, verdict.as_dict(), store, quarantine, moves, summary)
+                    _move(raw, verdict.light, store, quarantine, moves, summary)
             batch.clear()
             batch_bytes = 0
             last_flush = time.monotonic()
@@ -159,14 +161,13 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                     summary.rules[hit.rule] += 1
                 if verdict.action is Action.ERROR:
                     summary.errors.append((verdict.source, "; ".join(verdict.errors)))
-                record = verdict.as_dict()
                 batch.append((raw, verdict, text))
                 batch_bytes += len(raw.data)
                 if len(batch) >= 200 or batch_bytes > 32 << 20 \
                         or time.monotonic() - last_flush > 1.0:
                     flush()
                 if on_verdict:
-                    on_verdict(record, text)
+                    on_verdict(verdict.light, text)
                 if on_progress:
                     on_progress(summary.messages, summary.bytes)
             drain_side()

@@ -114,7 +114,7 @@ def scan_one(pipeline: Pipeline, raw: RawMessage, timeout: float) -> Verdict:
 _PIPELINE: Pipeline | None = None
 _SETTINGS: Settings | None = None
 
-Result = str  # the verdict as JSON: serialised once, in the worker
+Result = tuple[dict[str, Any], str]  # the fields the parent reads, and the whole verdict as JSON
 
 
 def _init_forked() -> None:
@@ -129,12 +129,13 @@ def _init_spawned(settings: Settings) -> None:
 
 
 def _analyse(pipeline: Pipeline, raw: RawMessage, timeout: float) -> Result:
-    return json.dumps(scan_one(pipeline, raw, timeout).as_dict(), ensure_ascii=False)
+    record = scan_one(pipeline, raw, timeout).as_dict()
+    return VerdictView.lighten(record), json.dumps(record, ensure_ascii=False)
 
 
 def _crashed(raw: RawMessage, error: str) -> tuple[RawMessage, VerdictView, str]:
     view = VerdictView.of(error_verdict(raw, error))
-    return raw, view, json.dumps(view.record)
+    return raw, view, view.text
 
 
 def _scan_chunk(chunk: list[tuple[int, RawMessage]]) -> list[tuple[int, Result]]:
@@ -182,9 +183,9 @@ class Workers:
             self.start()
         if self.workers == 1:
             for raw in messages:
-                verdict = scan_one(self._pipeline, raw, self.settings.message_timeout)
-                view = VerdictView.of(verdict)
-                yield raw, view, json.dumps(view.record, ensure_ascii=False)
+                view = VerdictView.of(scan_one(self._pipeline, raw,
+                                               self.settings.message_timeout))
+                yield raw, view, view.text
             return
         yield from self._scan_pool(messages)
 
@@ -237,8 +238,8 @@ class Workers:
                     else:
                         suspects.extend(chunk)
                     continue
-                for key, text in results:
-                    yield held.pop(key), VerdictView(json.loads(text)), text
+                for key, (light, text) in results:
+                    yield held.pop(key), VerdictView(light, text), text
             if broken:
                 for chunk, _ in pending.values():
                     suspects.extend(chunk)
@@ -247,9 +248,20 @@ class Workers:
                 self._executor = self._new_executor()
 
     def close(self, kill: bool = False) -> None:
-        if self._executor is not None:
-            if kill:
-                for process in list(getattr(self._executor, "_processes", {}).values()):
-                    process.kill()
-            self._executor.shutdown(wait=not kill, cancel_futures=kill)
-            self._executor = None
+        """Stop the pool. Interrupted (`kill`): queued work is cancelled, running chunks get
+        their time budget to finish (killing a worker mid-write can wedge the pool's
+        result queue, and with it the exit), and only then are stragglers killed."""
+        if self._executor is None:
+            return
+        executor, self._executor = self._executor, None
+        if not kill:
+            executor.shutdown(wait=True)
+            return
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + 2 * self.settings.message_timeout
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                process.kill()
