@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 from mailsphere_cli.perimeter.dns import OK, TEMPERROR, Resolver, reverse_name
 
@@ -13,8 +14,20 @@ _DYNAMIC_WORDS = re.compile(
     r"nat|wireless|mobile|fibre|fiber|ftth)(?=$|[.\-_\d])", re.I)
 
 
+_DIGIT_RUN = re.compile(r"\d+")
+_ALPHA_ZEROS = re.compile(r"[a-z]*0*")
+_ALPHA = re.compile(r"[a-z]*")
+
+
+@lru_cache(maxsize=4096)
 def looks_dynamic(rdns: str, ip: str) -> str:
-    """Why `rdns` looks like an ISP's generic name for `ip` ("" when it does not)."""
+    """Why `rdns` looks like an ISP's generic name for `ip` ("" when it does not).
+
+    Asked of the name's digit runs rather than with patterns built from the
+    address (which cost several regex compilations, ~1 ms, per new address);
+    tests/test_rules_fast_paths.py holds it to the pattern definition. Relays
+    recur, so answers are cached too.
+    """
     if not rdns:
         return ""
     try:
@@ -24,20 +37,30 @@ def looks_dynamic(rdns: str, ip: str) -> str:
     first_label = rdns.split(".")[0].lower()
     if addr is not None and addr.version == 4:
         octets = str(addr).split(".")
-        # Two or more octets of the address written into the name, in either order,
-        # e.g. 203-0-113-5.pool.isp.example or c-5-113-0-203.hsd1.example.
+        runs = [(m.group(0), m.start(), m.end()) for m in _DIGIT_RUN.finditer(rdns)]
+        # "(^|\D)A[.-_x]B(\D|$)": two whole digit runs joined by exactly one separator
+        joined = {(a, b) for (a, _, end), (b, start, _) in zip(runs, runs[1:])
+                  if start == end + 1 and rdns[end] in ".-_x"}
+        whole = {run for run, _, _ in runs}
         for seq in (octets, list(reversed(octets))):
-            for start in range(3):
-                pair = seq[start], seq[start + 1]
-                if re.search(rf"(?:^|\D){pair[0]}[.\-_x]{pair[1]}(?:\D|$)", rdns):
-                    if sum(1 for o in octets if re.search(rf"(?:^|\D){o}(?:\D|$)", rdns)) >= 3:
-                        return f"{rdns} carries the address {ip}"
-        if re.fullmatch(r"[a-z]*0*(?:%s)[a-z]*" % addr.packed.hex(), first_label):
-            return f"{rdns} carries {ip} in hex"
-    word = _DYNAMIC_WORDS.search(first_label) if re.search(r"\d", first_label) else None
+            if any((seq[i], seq[i + 1]) in joined for i in range(3)):
+                if sum(1 for o in octets if o in whole) >= 3:
+                    return f"{rdns} carries the address {ip}"
+                break  # the count does not depend on the pair: no other pair can succeed
+        packed = addr.packed.hex()
+        at = first_label.find(packed)
+        while at >= 0:
+            if _ALPHA_ZEROS.fullmatch(first_label, 0, at) and \
+                    _ALPHA.fullmatch(first_label, at + len(packed)):
+                return f"{rdns} carries {ip} in hex"
+            at = first_label.find(packed, at + 1)
+    word = _DYNAMIC_WORDS.search(first_label) if _ANY_DIGIT.search(first_label) else None
     if word:
         return f"{rdns} looks generic ({word.group(0).strip('.-_0123456789')})"
     return ""
+
+
+_ANY_DIGIT = re.compile(r"\d")
 
 
 def forward_confirmed(resolver: Resolver, ip: str) -> dict[str, object]:

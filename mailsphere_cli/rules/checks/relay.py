@@ -7,11 +7,10 @@ header, so it is the one record of the connection we can believe.
 from __future__ import annotations
 
 import ipaddress
-import re
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
+from mailsphere_cli.perimeter.rdns import looks_dynamic
 from mailsphere_cli.perimeter.received import is_illegal, is_private
 from mailsphere_cli.rules.checks import batch, check
 
@@ -57,63 +56,13 @@ def rdns_missing(msg: Any, ctx: Any) -> str:
     return ""
 
 
-_DIGIT_RUN = re.compile(r"\d+")
-_ALPHA_ZEROS = re.compile(r"[a-z]*0*")
-_ALPHA = re.compile(r"[a-z]*")
-
-
-@lru_cache(maxsize=4096)
-def _looks_dynamic(rdns: str, ip: str) -> str:
-    """What perimeter.rdns.looks_dynamic answers, without compiling a regex per address.
-
-    That function builds its patterns from the address's octets, so every new
-    address costs several regex compilations (about 1 ms). The same questions
-    asked of the name's digit runs give the same answers (a test holds the two
-    together); the same relays recur, so answers are cached as well.
-    """
-    from mailsphere_cli.perimeter.rdns import _DYNAMIC_WORDS
-    if not rdns:
-        return ""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        addr = None
-    first_label = rdns.split(".")[0].lower()
-    if addr is not None and addr.version == 4:
-        octets = str(addr).split(".")
-        runs = [(m.group(0), m.start(), m.end()) for m in _DIGIT_RUN.finditer(rdns)]
-        # "(^|\D)A[.-_x]B(\D|$)": two whole digit runs joined by exactly one separator
-        joined = {(a, b) for (a, _, end), (b, start, _) in zip(runs, runs[1:])
-                  if start == end + 1 and rdns[end] in ".-_x"}
-        whole = {run for run, _, _ in runs}
-        for seq in (octets, list(reversed(octets))):
-            if any((seq[i], seq[i + 1]) in joined for i in range(3)):
-                if sum(1 for o in octets if o in whole) >= 3:
-                    return f"{rdns} carries the address {ip}"
-                break  # the count does not depend on the pair: no other pair can succeed
-        packed = addr.packed.hex()
-        at = first_label.find(packed)
-        while at >= 0:
-            if _ALPHA_ZEROS.fullmatch(first_label, 0, at) and \
-                    _ALPHA.fullmatch(first_label, at + len(packed)):
-                return f"{rdns} carries {ip} in hex"
-            at = first_label.find(packed, at + 1)
-    word = _DYNAMIC_WORDS.search(first_label) if _ANY_DIGIT.search(first_label) else None
-    if word:
-        return f"{rdns} looks generic ({word.group(0).strip('.-_0123456789')})"
-    return ""
-
-
-_ANY_DIGIT = re.compile(r"\d")
-
-
 @check("rdns_dynamic", needs="perimeter")
 def rdns_dynamic(msg: Any, ctx: Any) -> str:
     hop = _hop(ctx)
     if hop is None or hop.authenticated:
         return ""
     rdns = ctx.auth.get("rdns") or ""
-    return _looks_dynamic(rdns, hop.ip) if rdns else ""
+    return looks_dynamic(rdns, hop.ip) if rdns else ""
 
 
 # -- HELO ---------------------------------------------------------------------
