@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.conftest import SAMPLE
 
 ROW = re.compile(r"^\| \d+ \| `([^`]+)` \| (\w+) \| (\w+) \|", re.M)
@@ -53,8 +51,7 @@ def test_built_in_defaults_show_every_verdict_they_can_give(cli):
             assert got in ("spam", "malicious"), (name, records[name]["score"])
 
 
-@pytest.mark.parametrize("fmt", ["table"])
-def test_quickstart_terminal_output(cli, fmt):
+def test_quickstart_terminal_output(cli):
     result = cli("scan", "--offline", str(SAMPLE))
     assert result.exit_code == 0
     for word in ("Verdicts", "Scan summary", "malicious", "messages/s"):
