@@ -51,6 +51,7 @@ class ScanSummary:
     elapsed: float = 0.0
     interrupted: bool = False
     warnings: list[str] = field(default_factory=list)
+    startup: float = 0.0  # seconds spent building the pipeline (rules, YARA, model, workers)
     bytes: int = 0
 
     @property
@@ -59,7 +60,9 @@ class ScanSummary:
 
     @property
     def rate(self) -> float:
-        return self.scanned / self.elapsed if self.elapsed > 0 else 0.0
+        """Messages analysed per second once the pipeline was built."""
+        busy = self.elapsed - self.startup
+        return self.scanned / busy if busy > 0 else 0.0
 
     def counts(self) -> dict[str, object]:
         return {"actions": dict(self.actions), "scanned": self.scanned,
@@ -67,7 +70,8 @@ class ScanSummary:
                 "skipped_files": sum(1 for p in self.problems if p[1] == "skipped"),
                 "unreadable_files": sum(1 for p in self.problems if p[1] == "error"),
                 "quarantined": self.quarantined, "moved": self.moved,
-                "elapsed_s": round(self.elapsed, 3), "messages_per_s": round(self.rate, 1)}
+                "elapsed_s": round(self.elapsed, 3), "startup_s": round(self.startup, 3),
+                "messages_per_s": round(self.rate, 1)}
 
 
 # A sink gets the verdict's main fields (verdict.LIGHT_KEYS at least) and the whole
@@ -84,6 +88,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
     started = time.perf_counter()
     try:
         workers.start()
+        summary.startup = time.perf_counter() - started
         summary.warnings = startup_warnings(workers.pipeline)
         pack_version = workers.pipeline.services["rules"].pack.version
         summary.rulepack = pack_version

@@ -206,8 +206,8 @@ def _print_summary(console, summary: ScanSummary) -> None:
     table.add_row("quarantined", str(summary.quarantined))
     if summary.moved or summary.move_failures:
         table.add_row("moved out of the source", str(summary.moved))
-    table.add_row("elapsed", f"{summary.elapsed:.2f} s")
-    table.add_row("messages/s", f"{summary.rate:.0f}")
+    table.add_row("elapsed", f"{summary.elapsed:.2f} s (start-up {summary.startup:.2f} s)")
+    table.add_row("messages/s (after start-up)", f"{summary.rate:.0f}")
     table.add_row("rule pack", summary.rulepack)
     console.print(table)
     if summary.rules:
