@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def score_so_far(ctx: "Context", rules: dict, present: set[str] | None = None) -> float:
-    """The verdict's score as it stands (pipeline.current_score without building
+    """The verdict's score as it stands (what the verdict will sum, without building
     the scored hits): each rule once, removed ones at 0, summed in the verdict's
     order (largest weight first) so the float result is the same to the last bit."""
     removed = ctx.removed

@@ -70,6 +70,3 @@ class HtmlDocument:
             if url:
                 found.append(url)
         return found
-
-    def count(self, selector: str) -> int:
-        return len(self.tree.css(selector)) if self.tree is not None else 0

@@ -387,9 +387,7 @@ class ParsedMessage:
     def body(self) -> str:
         """What a reader sees: the subject, plain text and rendered HTML."""
         pieces = [self.subject, self.text]
-        if self.html and (not self.text or len(self.text.strip()) < 20):
-            pieces.append(self.html_text)
-        elif self.html:
+        if self.html:
             pieces.append(self.html_text)
         return "\n".join(pieces)[: self.limits.max_text]
 

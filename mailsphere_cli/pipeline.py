@@ -115,10 +115,6 @@ def _scored_hits(ctx: Context, pack: Any) -> list[ScoredHit]:
     return scored
 
 
-def current_score(ctx: Context, pack: Any) -> float:
-    return sum(h.score for h in _scored_hits(ctx, pack)) + ctx.score_adjust
-
-
 def build_verdict(raw: "RawMessage", ctx: Context, threshold: float, pack: Any,
                   started: float) -> Verdict:
     began = time.perf_counter()

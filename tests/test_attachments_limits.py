@@ -6,7 +6,6 @@ import io
 import os
 import time
 import tracemalloc
-import zipfile
 import zlib
 from dataclasses import replace
 

@@ -289,6 +289,11 @@ def test_bad_decision_row_fails_at_load(tmp_path: Path):
         load_rules([tmp_path])
 
 
-def test_shipped_rule_pack_loads():
+def test_shipped_rule_pack_loads_with_every_family():
+    from collections import Counter
     pack = load_rules()
-    assert len(pack.rules) >= 5 and pack.version
+    groups = Counter(rule.group for rule in pack.rules.values())
+    assert len(pack.rules) >= 400 and len(pack.decisions) >= 25 and pack.version
+    for family in ("sender", "ip", "mime", "received", "url", "attachment", "html"):
+        assert groups[family] >= 30, (family, groups[family])
+    assert groups["content"] + groups["subject"] >= 30

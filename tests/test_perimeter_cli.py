@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 
 from tests.dns_fixtures import *  # noqa: F401,F403
 from tests.dnsserver import ZoneServer

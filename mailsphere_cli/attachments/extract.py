@@ -7,8 +7,6 @@ raw bytes that no MIME part accounts for.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import base64
 import binascii
 import hashlib

@@ -8,7 +8,6 @@ dependency order, over every hit of every stage so far.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
@@ -252,20 +251,6 @@ def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str]
         rules.append(rule)
         args_list.append(dict(rule.args))
     return _EvalPlan(tuple(skips), list(grouped.values()))
-
-
-def environment(ctx: "Context", pack: RulePack, present: set[str] | None = None,
-                score: float = 0.0) -> expr.Env:
-    present = present if present is not None else ctx.hit_ids()
-    groups: Counter[str] = Counter()
-    tags: Counter[str] = Counter()
-    for rule_id in present:
-        rule = pack.rules.get(rule_id)
-        if rule:
-            groups[rule.group] += 1
-            for tag in rule.tags:
-                tags[tag] += 1
-    return expr.Env(present, dict(groups), dict(tags), ctx.auth, score)
 
 
 def run(msg: "ParsedMessage", ctx: "Context") -> None:

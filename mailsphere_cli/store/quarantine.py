@@ -100,7 +100,8 @@ class Quarantine:
     def qid_for(self, verdict: Verdict | VerdictView) -> str:
         return self.qid_for_id(verdict.id)
 
-    def hold(self, verdict: Verdict | VerdictView, raw: bytes, notify: tuple[str, ...] = ("recipient",)) -> str:
+    def hold(self, verdict: Verdict | VerdictView, raw: bytes,
+             notify: tuple[str, ...] = ("recipient",)) -> str:
         return self.hold_many([(verdict, raw, notify)])[0]
 
     def hold_many(self, items: list[tuple[Verdict | VerdictView, bytes, tuple[str, ...]]],
