@@ -18,7 +18,7 @@ from datetime import datetime
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from mailsphere_cli.verdict import Hit
 
@@ -244,6 +244,10 @@ class ParsedMessage:
         values = self._index.get(name.lower())
         return values[0] if values else None
 
+    def raw_header_values(self, name: str) -> tuple[str, ...] | list[str]:
+        """Every raw value of a header, in order (the message's own list: read only)."""
+        return self._index.get(name.lower(), ())
+
     def has_header(self, name: str) -> bool:
         return name.lower() in self._index
 
@@ -417,7 +421,11 @@ _ANGLE = re.compile(r"<([^<>\s]*@[^<>\s]*)>")
 _ADDR_SPEC = re.compile(r"[^\s<>,;:\"()\[\]@]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
-def _addresses(value: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=4096)
+def addresses(value: str) -> tuple[tuple[str, str], ...]:
+    """(display name, lowercased address) pairs of one decoded header value.
+    Cached: the same senders write the same From headers again and again, the
+    rules read them several times, and parsing them is the costly part."""
     try:
         pairs = email.utils.getaddresses([value])
     except Exception:  # noqa: BLE001
@@ -430,11 +438,11 @@ def _addresses(value: str) -> list[tuple[str, str]]:
         match = _ANGLE.search(value)
         if match:
             out.append(("", match.group(1).lower()))
-    return out
+    return tuple(out)
 
 
 def _first_address(value: str) -> tuple[str, str]:
-    pairs = _addresses(value)
+    pairs = addresses(value)
     for name, addr in pairs:
         if addr:
             return name, addr

@@ -1,96 +1,26 @@
 """Run a rule pack over one message.
 
-All regex rules of one target are matched in one pass with an RE2 set; only
-the rules the set reports are searched again, singly, for their evidence.
+Regex rules go through the pattern matcher (rules/matcher.py): one pass per
+target, then a single search for the evidence of each rule the pass reports.
 Eval rules call their registered check; meta rules are evaluated last, in
 dependency order, over every hit of every stage so far.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, Callable
-
-import re2
+from typing import TYPE_CHECKING
 
 from mailsphere_cli.rules import expr
 from mailsphere_cli.rules.checks import CHECKS, Check
 from mailsphere_cli.rules.loader import Rule, RulePack
+from mailsphere_cli.rules.matcher import PatternMatcher, evidence_text
 from mailsphere_cli.verdict import Hit, Skip
 
 if TYPE_CHECKING:
     from mailsphere_cli.context import Context
     from mailsphere_cli.message import ParsedMessage
 
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False
-_OPTIONS.max_mem = 64 << 20
-_SPACES = re.compile(r"\s+")
-
-
-def _evidence(text: str, limit: int = 100) -> str:
-    text = _SPACES.sub(" ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@dataclass
-class _TargetSet:
-    target: str
-    kind: str
-    rules: list[Rule]
-    matcher: "re2.Set"
-    singles: list["re2._Regexp"]
-
-
-_RAW = ("raw header values by lowercased name",)
-
-
-@lru_cache(maxsize=4096)
-def _addresses_in(value: str) -> tuple[tuple[str, str], ...]:
-    """(name, address) pairs of one header value; the same senders write the same
-    From headers again and again, and parsing them is the costly part of a header target."""
-    from mailsphere_cli.message import _addresses
-    return tuple(_addresses(value))
-
-
-def _header_text(msg: "ParsedMessage", target: str, seen: dict | None = None) -> str:
-    """The text a header target matches. `seen` (one dict per message) keeps the
-    decoded values and parsed addresses that several targets of one header share."""
-    name, _, view = target.partition(":")
-    if name == "ALL":
-        return msg.header_block
-    if not msg.has_header(name):
-        return ""
-    if seen is None:
-        seen = {}
-    if view == "raw":
-        by_name = seen.get(_RAW)
-        if by_name is None:  # one pass over the header fields for every raw target
-            by_name = seen[_RAW] = {}
-            for field_name, value in msg.raw_headers:
-                by_name.setdefault(field_name.lower(), []).append(value)
-        return "\n".join(by_name.get(name.lower(), ()))
-    values = seen.get(name)
-    if values is None:
-        values = seen[name] = msg.headers(name)
-    if view in ("addr", "name"):
-        pairs = seen.get((name, "addresses"))
-        if pairs is None:
-            pairs = seen[(name, "addresses")] = [pair for v in values for pair in _addresses_in(v)]
-        if view == "addr":
-            return "\n".join(a for _, a in pairs if a)
-        return "\n".join(n for n, _ in pairs if n)
-    return "\n".join(values)
-
-
-_KIND_TEXT: dict[str, Callable[["ParsedMessage"], str]] = {
-    "body": lambda m: m.body,
-    "rawbody": lambda m: m.text + "\n" + m.html,
-    "uri": lambda m: "\n".join(m.urls),
-    "html": lambda m: m.html,
-    "full": lambda m: m.raw_text,
-}
+_evidence = evidence_text
 
 
 class CompiledRules:
@@ -98,19 +28,7 @@ class CompiledRules:
 
     def __init__(self, pack: RulePack):
         self.pack = pack
-        self.sets: list[_TargetSet] = []
-        by_target: dict[tuple[str, str], list[Rule]] = {}
-        for rule in pack.rules.values():
-            if rule.kind in _KIND_TEXT or rule.kind == "header":
-                by_target.setdefault((rule.kind, rule.target if rule.kind == "header" else ""),
-                                     []).append(rule)
-        for (kind, target), rules in sorted(by_target.items()):
-            matcher = re2.Set.SearchSet(_OPTIONS)
-            for rule in rules:
-                matcher.Add(rule.regex)
-            matcher.Compile()
-            singles = [re2.compile(rule.regex.encode("utf-8"), _OPTIONS) for rule in rules]
-            self.sets.append(_TargetSet(target, kind, rules, matcher, singles))
+        self.patterns = PatternMatcher(pack.rules.values())
         self.evals = pack.by_kind("eval")
         self._needed_stages = {CHECKS[r.function].needs for r in self.evals} - {""}
         self._plans: dict[tuple[bool, frozenset[str]], _EvalPlan] = {}
@@ -122,45 +40,8 @@ class CompiledRules:
         # decision rows, compiled: (row, fn)
         self.decisions = [(row, expr.compile_node(row.node)) for row in pack.decisions]
 
-    def text_for(self, msg: "ParsedMessage", kind: str, target: str,
-                 seen: dict | None = None) -> str:
-        if kind == "header":
-            return _header_text(msg, target, seen)
-        return _KIND_TEXT[kind](msg)
-
     def match_patterns(self, msg: "ParsedMessage") -> list[Hit]:
-        hits: list[Hit] = []
-        seen: dict = {}
-        for target_set in self.sets:
-            text = self.text_for(msg, target_set.kind, target_set.target, seen)
-            if not text:
-                continue
-            # Matched as UTF-8 bytes: the str interface of the RE2 wrapper encodes
-            # the text again for every search and maps byte offsets back to
-            # characters, which cost more than the matching on long bodies.
-            try:
-                data = text.encode("utf-8")
-            except UnicodeEncodeError:
-                # Raw header views keep undecodable bytes as lone surrogates,
-                # which RE2 (UTF-8 only) refuses: match a cleaned copy instead.
-                data = text.encode("utf-8", "replace")
-            matched = target_set.matcher.Match(data)
-            # Match() returns None, not an empty list, when nothing matches.
-            for index in matched or ():
-                rule = target_set.rules[index]
-                found = target_set.singles[index].search(data)
-                if found is None:
-                    continue
-                if target_set.kind == "uri":
-                    start = data.rfind(b"\n", 0, found.start()) + 1
-                    end = data.find(b"\n", found.end())
-                    evidence = data[start: end if end >= 0 else len(data)].decode("utf-8", "replace")
-                else:
-                    evidence = found.group(0).decode("utf-8", "replace")
-                    if target_set.kind == "header":
-                        evidence = f"{target_set.target}: {evidence}"
-                hits.append(Hit(rule.id, _evidence(evidence or rule.description)))
-        return hits
+        return self.patterns.match(msg)
 
     def _eval_plan(self, ctx: "Context") -> "_EvalPlan":
         """Which eval rules run and which are skipped: the same for every message

@@ -1,0 +1,173 @@
+"""The regex rules of a pack, matched against a message's texts.
+
+Rules are grouped by target (a header view, body, rawbody, uri, html, full).
+Each group with more than one rule is matched in one pass by a multi-pattern
+set, which only says which rules may match; each of those is then searched on
+its own with RE2 for its evidence. A group of one rule is just searched.
+
+Header targets are looked at only when the message has that header, and their
+results are remembered per target for the header's raw value (mailing lists,
+mailers and MIME headers repeat the same values from message to message):
+the same value always gives the same hits, so a repeated value costs a lookup.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING, Callable, Iterable
+
+import re2
+
+from mailsphere_cli.message import addresses, decode_header_value
+from mailsphere_cli.verdict import Hit
+
+if TYPE_CHECKING:
+    from mailsphere_cli.message import ParsedMessage
+    from mailsphere_cli.rules.loader import Rule
+
+OPTIONS = re2.Options()
+OPTIONS.log_errors = False
+OPTIONS.max_mem = 64 << 20
+_SPACES = re.compile(r"\s+")
+# Remembered results per header target; values longer than this are not kept.
+_MEMO_SIZE = 2048
+_MEMO_MAX_TEXT = 2048
+
+
+def evidence_text(text: str, limit: int = 100) -> str:
+    text = _SPACES.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_KIND_TEXT: dict[str, Callable[["ParsedMessage"], str]] = {
+    "body": lambda m: m.body,
+    "rawbody": lambda m: m.text + "\n" + m.html,
+    "uri": lambda m: "\n".join(m.urls),
+    "html": lambda m: m.html,
+    "full": lambda m: m.raw_text,
+}
+KINDS = frozenset(_KIND_TEXT) | {"header"}
+
+
+def _header_view(raw_values: list[str], view: str) -> str:
+    """A header target's text from the header's raw values (one per field)."""
+    if view == "raw":
+        return "\n".join(raw_values)
+    values = [decode_header_value(v) for v in raw_values]
+    if view == "addr":
+        return "\n".join(a for v in values for _, a in addresses(v) if a)
+    if view == "name":
+        return "\n".join(n for v in values for n, _ in addresses(v) if n)
+    return "\n".join(values)
+
+
+def _encode(text: str) -> bytes:
+    # Matched as UTF-8 bytes: the str interface of the RE2 wrapper encodes the
+    # text again for every search and maps byte offsets back to characters.
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Raw header views keep undecodable bytes as lone surrogates, which
+        # RE2 (UTF-8 only) refuses: match a cleaned copy instead.
+        return text.encode("utf-8", "replace")
+
+
+class _Target:
+    """The rules of one target, ready to run."""
+
+    def __init__(self, kind: str, target: str, rules: list["Rule"]):
+        self.kind = kind
+        self.target = target
+        self.rules = rules
+        self.ids = [rule.id for rule in rules]
+        self.descriptions = [rule.description for rule in rules]
+        name, _, self.view = target.partition(":")
+        self.header = name.lower() if kind == "header" and name != "ALL" else ""
+        self.prefix = f"{target}: " if kind == "header" else ""
+        self.singles = [re2.compile(rule.regex.encode("utf-8"), OPTIONS) for rule in rules]
+        self.set = None
+        if len(rules) > 1:
+            self.set = re2.Set.SearchSet(OPTIONS)
+            for rule in rules:
+                self.set.Add(rule.regex)
+            self.set.Compile()
+        self.memo = lru_cache(maxsize=_MEMO_SIZE)(self._header_hits) if self.header else None
+
+    def candidates(self, data: bytes) -> Iterable[int]:
+        """Indexes of the rules that may match `data` (every one that does)."""
+        if self.set is None:
+            return (0,)
+        # Match() returns None, not an empty list, when nothing matches.
+        return self.set.Match(data) or ()
+
+    def hits(self, text: str) -> tuple[Hit, ...]:
+        if not text:
+            return ()
+        data = _encode(text)
+        out = []
+        for index in self.candidates(data):
+            found = self.singles[index].search(data)
+            if found is None:
+                continue
+            if self.kind == "uri":  # the whole URL the rule matched in
+                start = data.rfind(b"\n", 0, found.start()) + 1
+                end = data.find(b"\n", found.end())
+                evidence = data[start: end if end >= 0 else len(data)].decode("utf-8", "replace")
+            else:
+                evidence = found.group(0).decode("utf-8", "replace")
+                if self.prefix:
+                    evidence = self.prefix + evidence
+            out.append(Hit(self.ids[index], evidence_text(evidence or self.descriptions[index])))
+        return tuple(out)
+
+    def _header_hits(self, raw_key: str) -> tuple[Hit, ...]:
+        # raw_key is the header's raw values joined by newlines (values hold none).
+        return self.hits(_header_view(raw_key.split("\n"), self.view))
+
+
+class PatternMatcher:
+    """Every regex rule of a pack, grouped by target."""
+
+    def __init__(self, rules: Iterable["Rule"]):
+        by_target: dict[tuple[str, str], list[Rule]] = {}
+        for rule in rules:
+            if rule.kind in KINDS:
+                key = (rule.kind, rule.target if rule.kind == "header" else "")
+                by_target.setdefault(key, []).append(rule)
+        self.targets = [_Target(kind, target, group)
+                        for (kind, target), group in sorted(by_target.items())]
+        # header name (lowercased) -> its targets; the other targets read message views
+        self.by_header: dict[str, list[_Target]] = {}
+        self.others: list[_Target] = []
+        for target in self.targets:
+            if target.header:
+                self.by_header.setdefault(target.header, []).append(target)
+            else:
+                self.others.append(target)
+
+    def match(self, msg: "ParsedMessage") -> list[Hit]:
+        hits: list[Hit] = []
+        for name, targets in self.by_header.items():
+            raw_values = msg.raw_header_values(name)
+            if not raw_values:
+                continue
+            raw_key = "\n".join(raw_values)
+            long = len(raw_key) > _MEMO_MAX_TEXT
+            for target in targets:
+                if long:
+                    hits.extend(target.hits(_header_view(raw_values, target.view)))
+                else:
+                    hits.extend(target.memo(raw_key))
+        for target in self.others:
+            text = msg.header_block if target.kind == "header" else _KIND_TEXT[target.kind](msg)
+            hits.extend(target.hits(text))
+        return hits
+
+    def text_for(self, msg: "ParsedMessage", kind: str, target: str) -> str:
+        """The text a rule of this kind and target is matched against."""
+        if kind != "header":
+            return _KIND_TEXT[kind](msg)
+        name, _, view = target.partition(":")
+        if name == "ALL":
+            return msg.header_block
+        return _header_view(msg.raw_header_values(name), view)

@@ -1,0 +1,111 @@
+"""The pattern matcher reports exactly the rules whose pattern matches their
+target's text, and its shortcuts (header targets looked at only when present,
+remembered results per header value, one-rule targets searched directly) never
+change a hit or its evidence."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import re2
+
+from mailsphere_cli.message import ParsedMessage
+from mailsphere_cli.rules.loader import load_rules
+from mailsphere_cli.rules.matcher import PatternMatcher
+from mailsphere_cli.sources import RawMessage, iter_sources
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CRAFTED = [
+    # the same header twice, an address list, a display name, 8-bit bytes in a raw header
+    b"From: \"Dr. Money\" <winner@lottery.example.biz>\nFrom: other@example.org\n"
+    b"To: undisclosed-recipients:;\nSubject: =?utf-8?q?FREE_=24=24=24_money?=\n"
+    b"X-Mailer: PHPMailer 5.2\nX-Priority: 1\nContent-Type: text/html; boundary=\"x\xe9\"\n\n"
+    b"<html><body><a href=\"http://192.168.0.1/login\">click here</a> to verify your account"
+    b"<iframe width=0 height=0 src=\"http://evil.example/\"></iframe></body></html>\n",
+    # no headers the header rules look at, an empty body
+    b"X-Nothing: here\n\n",
+    # \x0b, a Kelvin sign and a long s around words the content rules look for
+    "Subject: \u212aill \u017fale\x0bnow\nFrom: a@b.example\n\nwire\x0btransfer "
+    "\u212aindly s\u017fend WESTERN UNION next of kin\n".encode("utf-8"),
+]
+
+
+def _messages() -> list[bytes]:
+    out = list(CRAFTED)
+    for item in iter_sources([str(ROOT / "sample_mail")]):
+        if isinstance(item, RawMessage):
+            out.append(item.data)
+    return out
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return load_rules()
+
+
+def _reference(matcher: PatternMatcher, msg: ParsedMessage) -> set[str]:
+    """Each rule searched alone with RE2 on its target's text: the plain way."""
+    fired = set()
+    for target in matcher.targets:
+        text = matcher.text_for(msg, target.kind, target.target)
+        if not text:
+            continue
+        data = text.encode("utf-8", "replace")
+        for rule in target.rules:
+            if re2.compile(rule.regex.encode("utf-8")).search(data) is not None:
+                fired.add(rule.id)
+    return fired
+
+
+def test_matcher_reports_exactly_the_matching_rules(pack):
+    matcher = PatternMatcher(pack.rules.values())
+    messages = _messages()
+    assert len(messages) >= 8
+    for data in messages:
+        msg = ParsedMessage(data)
+        got = matcher.match(msg)
+        assert {h.rule for h in got} == _reference(matcher, msg)
+        assert len(got) == len({h.rule for h in got})  # one hit per rule
+        assert all(h.evidence for h in got)
+
+
+def test_crafted_messages_fire_the_expected_kinds_of_rules(pack):
+    matcher = PatternMatcher(pack.rules.values())
+    hits = {h.rule: h.evidence for h in matcher.match(ParsedMessage(CRAFTED[0]))}
+    kinds = {pack.rules[r].kind for r in hits}
+    assert {"header", "html", "uri"} <= kinds, hits
+    assert any(e.startswith("X-Mailer: ") for e in hits.values()), hits
+    assert not matcher.match(ParsedMessage(CRAFTED[1]))
+
+
+def test_remembered_header_results_equal_fresh_ones(pack):
+    """Scanning the messages twice, in another order, through one matcher (whose
+    header memo is then warm) gives what a fresh matcher gives for each one."""
+    messages = _messages()
+    warm = PatternMatcher(pack.rules.values())
+    for data in messages:
+        warm.match(ParsedMessage(data))
+    for data in reversed(messages):
+        fresh = PatternMatcher(pack.rules.values())
+        msg = ParsedMessage(data)
+        assert sorted(warm.match(msg), key=repr) == sorted(fresh.match(ParsedMessage(data)),
+                                                             key=repr)
+
+
+def test_header_memo_never_serves_another_value(pack):
+    matcher = PatternMatcher(pack.rules.values())
+    first = ParsedMessage(b"X-Mailer: PHPMailer 5.2\nX-Priority: 1\n\nhi\n")
+    second = ParsedMessage(b"X-Mailer: PHPMailer 6.0\nX-Priority: 3\n\nhi\n")
+    one = {h.rule: h.evidence for h in matcher.match(first)}
+    two = {h.rule: h.evidence for h in matcher.match(second)}
+    assert "X_PRIORITY_HIGH" in one and "X_PRIORITY_HIGH" not in two
+    assert one["XMAILER_PHP"] == "X-Mailer: PHPMailer"
+    assert matcher.match(first) == matcher.match(ParsedMessage(first.raw))
+
+
+def test_long_header_values_are_matched_without_the_memo(pack):
+    matcher = PatternMatcher(pack.rules.values())
+    subject = "make money fast " + "x" * 5000
+    msg = ParsedMessage(f"Subject: {subject}\nFrom: a@b.example\n\nhello\n".encode())
+    assert {h.rule for h in matcher.match(msg)} == _reference(matcher, msg)
