@@ -17,7 +17,7 @@ from mailsphere_cli.sources import RawMessage, SourceProblem, iter_sources
 from mailsphere_cli.store.db import Store
 from mailsphere_cli.store.move import MoveLog
 from mailsphere_cli.store.quarantine import Quarantine
-from mailsphere_cli.verdict import Action, VerdictView
+from mailsphere_cli.verdict import Action, VerdictView, clean_text, to_json
 from mailsphere_cli.workers import Settings, Workers, startup_warnings
 
 QUARANTINED = (Action.SPAM, Action.MALICIOUS)
@@ -153,7 +153,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                         _move(item, known, store, quarantine, moves, summary)
                     if on_verdict:
                         record = dict(known, already_recorded=True)
-                        on_verdict(record, json.dumps(record, ensure_ascii=False))
+                        on_verdict(record, to_json(record))
                     if on_progress:
                         on_progress(summary.messages, summary.bytes)
 
@@ -224,10 +224,10 @@ def write_output(path: Path) -> tuple[VerdictSink, Callable[[], None]]:
         writer.writeheader()
 
         def sink(record: dict, text: str) -> None:
-            row = dict(record)
-            row["to"] = ";".join(record.get("to", []))
+            row = {key: clean_text(value) for key, value in record.items()}
+            row["to"] = clean_text(";".join(record.get("to", [])))
             row["hits"] = ";".join(f"{h['rule']}={h['score']}" for h in record.get("hits", []))
-            row["errors"] = ";".join(record.get("errors", []))
+            row["errors"] = clean_text(";".join(record.get("errors", [])))
             writer.writerow(row)
     else:
         def sink(record: dict, text: str) -> None:

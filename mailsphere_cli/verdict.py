@@ -1,6 +1,7 @@
 """The records every stage speaks in: hits, actions and the frozen verdict."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -108,6 +109,45 @@ class Verdict:
         }
 
 
+def to_json(record: dict[str, Any], indent: int | None = None) -> str:
+    """One line of JSON that is always valid UTF-8.
+
+    The email package hands 8-bit header bytes (and the OS undecodable file names)
+    back as lone surrogates, which no UTF-8 file, pipe or database accepts. Such a
+    record is written with \\uXXXX escapes instead: the same string for any JSON reader.
+    """
+    text = json.dumps(record, ensure_ascii=False, indent=indent)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(record, indent=indent)
+    return text
+
+
+def clean_text(value: Any) -> Any:
+    """A string fit for a UTF-8 column or file: escaped bytes are decoded as UTF-8 where
+    they are UTF-8 (most 8-bit headers are), anything else becomes U+FFFD or `?`."""
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            except UnicodeEncodeError:
+                return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def clean_record(value: Any) -> Any:
+    """`clean_text` through a whole record, for showing it to a person."""
+    if isinstance(value, dict):
+        return {key: clean_record(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_record(item) for item in value]
+    return clean_text(value)
+
+
 # What the parent process reads of a verdict; the rest travels as JSON text only.
 LIGHT_KEYS = ("id", "source", "from", "to", "subject", "date", "size", "org", "score",
               "threshold", "action", "decided_by", "hits", "attachments", "errors", "elapsed_ms")
@@ -129,9 +169,8 @@ class VerdictView:
 
     @classmethod
     def of(cls, verdict: "Verdict") -> "VerdictView":
-        import json
         record = verdict.as_dict()
-        return cls(record, json.dumps(record, ensure_ascii=False), record)
+        return cls(record, to_json(record), record)
 
     @staticmethod
     def lighten(record: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +178,6 @@ class VerdictView:
 
     def as_dict(self) -> dict[str, Any]:
         if self._record is None:
-            import json
             self._record = json.loads(self.text)
         return self._record
 

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator
 from mailsphere_cli.config import Config
 from mailsphere_cli.pipeline import Pipeline, error_verdict
 from mailsphere_cli.sources import RawMessage
-from mailsphere_cli.verdict import Verdict, VerdictView
+from mailsphere_cli.verdict import Verdict, VerdictView, to_json
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def _init_spawned(settings: Settings) -> None:
 
 def _analyse(pipeline: Pipeline, raw: RawMessage, timeout: float) -> Result:
     record = scan_one(pipeline, raw, timeout).as_dict()
-    return VerdictView.lighten(record), json.dumps(record, ensure_ascii=False)
+    return VerdictView.lighten(record), to_json(record)
 
 
 def _crashed(raw: RawMessage, error: str) -> tuple[RawMessage, VerdictView, str]:

@@ -303,3 +303,49 @@ def test_an_unusable_model_is_one_warning_and_the_scan_goes_on(cli, mailbox: Pat
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == 6
     assert all(any(s["name"] == "classifier" for s in r["skipped"]) for r in records)
+
+
+def eight_bit_spam() -> bytes:
+    """Raw 8-bit bytes in the headers, as EAI mail and careless mailers send them: the email
+    package hands them back as lone surrogates, which no UTF-8 file or database takes."""
+    return (b"Received: from mx.prize.example (mx.prize.example [203.0.113.9]) by mx.example.com"
+            b" with ESMTP id 6EF7 for <dangl\xc3\xbce@example.com>; Tue, 03 Mar 2026 10:00:00 +0000\n"
+            b"From: Preis <promo@prize.example>\nTo: bob@example.com\n"
+            b"Subject: Urgent: Gr\xf6\xdfer Gewinn \xe2\x82\xac\n"
+            b"Date: Tue, 03 Mar 2026 10:00:00 +0000\nMessage-ID: <8bit@prize.example>\n\n"
+            b"Congratulations, you have won!\n")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_eight_bit_headers_and_file_names_never_break_the_record(cli, tmp_path: Path, workers):
+    box = tmp_path / "eight-bit"
+    box.mkdir()
+    (box / os.fsdecode(b"pr\xeamio.eml")).write_bytes(eight_bit_spam())
+    (box / "plain.eml").write_bytes(ham(1))
+    out = tmp_path / "out.csv"
+    result = cli("scan", "--json", "--offline", "-j", workers, "--rules", MINIPACK, "--skip",
+                 "classifier", "--output", str(out), str(box))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    for line in lines:
+        line.encode("utf-8")  # every line is valid UTF-8 text
+    records = {Path(json.loads(line)["source"]).name: json.loads(line) for line in lines}
+    prize = records[os.fsdecode(b"pr\xeamio.eml")]
+    assert prize["action"] == "spam" and prize["subject"].startswith("Urgent: Gr")
+    assert "dangl" in json.dumps(prize["auth"])
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+    db = sqlite3.connect(cli.data_dir / "mailsphere.db")
+    assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0] == 1
+    shown = cli("explain", prize["id"][:12])
+    assert shown.exit_code == 0 and "MINI_PRIZE" in shown.stdout
+    again = cli("scan", "--json", "--offline", "-j", workers, "--rules", MINIPACK, "--skip",
+                "classifier", str(box))
+    assert again.exit_code == 0
+    recorded = [json.loads(line) for line in again.stdout.splitlines()]
+    assert all(r["already_recorded"] for r in recorded)
+    assert {r["id"]: r["subject"] for r in recorded} == {r["id"]: r["subject"]
+                                                         for r in records.values()}
+    table = cli("scan", "--offline", "-j", workers, "--rules", MINIPACK, "--skip", "classifier",
+                "--rescan", str(box))
+    assert table.exit_code == 0 and "Scan summary" in table.stdout

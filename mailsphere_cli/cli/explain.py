@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from mailsphere_cli.cli.common import ENV, fail
+from mailsphere_cli.verdict import clean_record, clean_text, to_json
 
 
 def _lookup(db_path: Path, key: str) -> dict | None:
@@ -68,8 +69,9 @@ def explain(
     if verdict is None:
         fail(f"no recorded message matches {message!r}")
     if json_out:
-        sys.stdout.write(json.dumps(verdict, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(to_json(verdict, indent=2) + "\n")
         return
+    verdict = clean_record(verdict)
     out = ENV.stdout
     out.print(f"[bold]{verdict['source']}[/]  id {verdict['id'][:16]}")
     out.print(f"from {verdict['from'] or '-'} to {', '.join(verdict['to']) or '-'}")
@@ -93,7 +95,7 @@ def explain(
         if relays:
             out.print("relay chain (newest first, => marks the handover to our side):")
             for line in format_chain(relays, auth.get("handover")):
-                out.print("  " + line, highlight=False, markup=False)
+                out.print("  " + clean_text(line), highlight=False, markup=False)
     table = Table(title="Hits")
     for column in ("rule", "score", "group", "evidence"):
         table.add_column(column, overflow="fold")

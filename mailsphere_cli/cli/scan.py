@@ -16,6 +16,7 @@ from mailsphere_cli.rules.decisions import DecisionError
 from mailsphere_cli.rules.loader import RuleError
 from mailsphere_cli.scan import ScanOptions, ScanSummary, run_scan, write_output
 from mailsphere_cli.sources import FORMATS, SourceError, check_paths
+from mailsphere_cli.verdict import clean_record, clean_text
 from mailsphere_cli.workers import Settings
 
 LIST_LIMIT = 100
@@ -113,7 +114,7 @@ def scan(
     else:
         def remember(record: dict, text: str) -> None:
             if len(listed) <= LIST_LIMIT:
-                listed.append(record)
+                listed.append(clean_record(record))
         sinks.append(remember)
     close_output = None
     if output is not None:
@@ -218,11 +219,13 @@ def _print_summary(console, summary: ScanSummary) -> None:
             top.add_row(rule, str(count))
         console.print(top)
     for origin, kind, reason in (unreadable + skipped)[:20]:
-        console.print(f"[dim]{kind}: {origin}: {reason}[/]", highlight=False)
+        console.print(f"[dim]{kind}: {clean_text(origin)}: {clean_text(reason)}[/]",
+                      highlight=False)
     for origin, error in summary.errors[:20]:
-        console.print(f"[magenta]error[/]: {origin}: {error}", highlight=False)
+        console.print(f"[magenta]error[/]: {clean_text(origin)}: {clean_text(error)}",
+                      highlight=False)
     for failure in summary.move_failures[:20]:
-        console.print(f"[red]not moved[/]: {failure}", highlight=False)
+        console.print(f"[red]not moved[/]: {clean_text(failure)}", highlight=False)
     if summary.interrupted:
         console.print("[yellow]interrupted: everything finished so far is recorded; "
                       "run again with --resume to continue[/]")

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from mailsphere_cli.verdict import Verdict, VerdictView
+from mailsphere_cli.verdict import Verdict, VerdictView, clean_text, to_json
 
 SCHEMA_VERSION = 1
 
@@ -144,25 +144,28 @@ class Store:
         """
         stamp = now_iso()
         verdicts = list(verdicts)
-        texts = list(texts) if texts is not None else [json.dumps(v.as_dict()) for v in verdicts]
+        texts = list(texts) if texts is not None else [to_json(v.as_dict()) for v in verdicts]
         with self.transaction():
             for v, text in zip(verdicts, texts):
                 self.db.execute("DELETE FROM hits WHERE message_id = ? AND rulepack = ?",
                                 (v.id, rulepack))
                 self.db.execute(
                     "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (v.id, rulepack, run_id, v.source, v.sender, json.dumps(list(v.recipients)),
-                     v.subject, v.date, v.size, v.org, v.score, v.threshold, v.action.value,
-                     v.decided_by, v.elapsed_ms, stamp, text))
+                    (v.id, rulepack, run_id, clean_text(v.source), clean_text(v.sender),
+                     json.dumps(list(v.recipients)), clean_text(v.subject), clean_text(v.date),
+                     v.size, v.org, v.score, v.threshold, v.action.value, v.decided_by,
+                     v.elapsed_ms, stamp, text))
                 self.db.executemany(
                     "INSERT INTO hits VALUES (?,?,?,?,?,?)",
-                    [(v.id, rulepack, h.rule, h.score, h.group, h.evidence) for h in v.hits])
+                    [(v.id, rulepack, h.rule, h.score, h.group, clean_text(h.evidence))
+                     for h in v.hits])
 
     def record_problems(self, run_id: int, problems: Iterable[tuple[str, str, str]]) -> None:
         stamp = now_iso()
         with self.transaction():
             self.db.executemany("INSERT INTO problems VALUES (?,?,?,?,?)",
-                                [(run_id, o, k, r, stamp) for o, k, r in problems])
+                                [(run_id, clean_text(o), k, clean_text(r), stamp)
+                                 for o, k, r in problems])
 
     def transaction(self) -> "_Transaction":
         return _Transaction(self.db)

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mailsphere_cli.store.db import Store, now_iso
-from mailsphere_cli.verdict import Action, Verdict, VerdictView
+from mailsphere_cli.verdict import Action, Verdict, VerdictView, clean_text, to_json
 
 
 def durable_write(path: Path, data: bytes) -> None:
@@ -125,7 +125,7 @@ class Quarantine:
             destroyed = verdict.action is Action.MALICIOUS
             # The verdict is spliced in already serialised: encoding it again was a
             # large share of the scan's parent-process time.
-            verdict_text = texts[index] if texts else json.dumps(verdict.as_dict())
+            verdict_text = texts[index] if texts else to_json(verdict.as_dict())
             meta = json.dumps({"qid": qid, "headers": _headers_only(raw),
                                "content_destroyed": destroyed})
             meta = meta[:-1] + ', "verdict": ' + verdict_text + "}"
@@ -144,16 +144,16 @@ class Quarantine:
         return qids
 
     def _index(self, db, qid, verdict, notify, message_path, meta_path, destroyed) -> None:
-        reason = main_reason(verdict)
+        reason = clean_text(main_reason(verdict))
         db.execute(
             "INSERT INTO quarantine (qid, message_id, created, org, sender, recipients, "
             "subject, score, action, reason, path, meta_path, content_destroyed, state, source, "
             "size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (qid, verdict.id, now_iso(), verdict.org, verdict.sender,
-             json.dumps(list(verdict.recipients)), verdict.subject, verdict.score,
+            (qid, verdict.id, now_iso(), verdict.org, clean_text(verdict.sender),
+             json.dumps(list(verdict.recipients)), clean_text(verdict.subject), verdict.score,
              verdict.action.value, reason, str(message_path) if message_path else None,
              str(meta_path), int(destroyed), "destroyed" if destroyed else "held",
-             verdict.source, verdict.size))
+             clean_text(verdict.source), verdict.size))
         db.execute("INSERT INTO events (at, who, what, qid, detail) VALUES (?,?,?,?,?)",
                    (now_iso(), "scan", "quarantined", qid,
                     f"{verdict.action.value}: {reason}" + ("; content destroyed" if destroyed
@@ -167,4 +167,4 @@ class Quarantine:
             for address in targets:
                 db.execute("INSERT OR IGNORE INTO notifications (qid, kind, recipient, "
                            "created) VALUES (?, 'malicious_notice', ?, ?)",
-                           (qid, address, now_iso()))
+                           (qid, clean_text(address), now_iso()))
