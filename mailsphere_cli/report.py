@@ -6,8 +6,10 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Report:
 
 
 def build_report(db_path: Path, since: datetime | None, top: int = 10) -> Report:
+    import pandas as pd  # here, not at the top: it costs every other command ~0.5 s to import
+
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         where, params = ("WHERE scanned_at >= ?", (since.isoformat(timespec="seconds"),)) \

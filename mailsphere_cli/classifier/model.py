@@ -16,11 +16,16 @@ import platform
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
-from scipy import sparse
-from sklearn.utils import murmurhash3_32 as _murmur
+
+if TYPE_CHECKING:
+    from scipy import sparse
+
+# scikit-learn and scipy are imported where training and the fallback hash need them,
+# not here: scoring needs only numpy, and importing them cost every scan ~1.5 s of
+# start-up.
 
 from mailsphere_cli.classifier.features import FEATURE_VERSION
 
@@ -108,8 +113,9 @@ def hashed_row(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return buckets[edges[:-1]], values / norm
 
 
-def vectorise(token_lists: Iterable[list[str]]) -> sparse.csr_matrix:
+def vectorise(token_lists: Iterable[list[str]]) -> "sparse.csr_matrix":
     """Hashed token counts, log-damped (one word said ten times is not ten words), unit length."""
+    from scipy import sparse
     matrix = _hasher().transform(token_lists).tocsr().astype(np.float64)
     np.log1p(matrix.data, out=matrix.data)
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
@@ -119,7 +125,8 @@ def vectorise(token_lists: Iterable[list[str]]) -> sparse.csr_matrix:
 
 def bucket_of(token: str) -> int:
     """The hash bucket FeatureHasher puts `token` in (signed MurmurHash3, seed 0, abs, mod)."""
-    return abs(int(_murmur(token, 0))) % N_FEATURES
+    from sklearn.utils import murmurhash3_32
+    return abs(int(murmurhash3_32(token, 0))) % N_FEATURES
 
 
 def sigmoid(value: np.ndarray | float) -> np.ndarray | float:
@@ -226,13 +233,23 @@ def check_compatible(card: dict[str, Any], where: str) -> None:
         raise ModelError(f"{where}: trained on feature set {card.get('feature_version')} "
                          f"({card.get('n_features')} buckets), this build computes feature set "
                          f"{FEATURE_VERSION} ({N_FEATURES}); retrain the model")
-    import sklearn
     # numpy stores the arrays; scikit-learn's FeatureHasher decides the buckets.
-    for library, running in (("numpy", np.__version__), ("scikit-learn", sklearn.__version__)):
+    for library, running in (("numpy", np.__version__),
+                             ("scikit-learn", _installed("scikit-learn"))):
         made_with = str((card.get("libraries") or {}).get(library, ""))
         if made_with and _major_minor(made_with)[:1] != _major_minor(running)[:1]:
             raise ModelError(f"{where}: made with {library} {made_with}, this is {library} "
                              f"{running} (incompatible major version); retrain the model")
+
+
+def _installed(distribution: str) -> str:
+    """The installed version, read from package metadata (importing scikit-learn only to
+    ask its version would cost a scan over a second)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return ""
 
 
 def load_model(path: str | Path) -> LinearModel:
