@@ -1,16 +1,33 @@
-"""Throughput benchmark: messages/s and peak memory of `mailsphere scan`, offline.
+"""Throughput benchmark: messages/s, CPU and peak memory of `mailsphere scan`, offline.
 
-    python3 bench/bench_scan.py [PATH ...] [--workers 1 2] [--skip STAGE ...]
+    python3 bench/bench_scan.py [PATH ...] [--workers 1 2] [--repeat N] [--skip STAGE ...]
 
-Defaults to ../shared/corpus/{ham,spam,phish}. Each configuration runs the real CLI in
-a fresh data directory; peak resident memory is sampled every 50 ms for the parent and
-for each worker process (psutil).
+Defaults to ../shared/corpus/{ham,spam,phish}. Each run is the real CLI (`--json`
+to a file) in a fresh data directory. Reported per run:
+
+- `total_s`, `msgs_per_s_total`: from launching the command to its exit, start-up
+  (interpreter, imports, rule pack, YARA, model) included;
+- `startup_s`: the part of `total_s` before the pipeline was ready to take
+  messages (plus the pool's shutdown at the end), `steady_s` and
+  `msgs_per_s_steady`: the rest, as the scan itself timed it (its `runs.counts`);
+- `cpu_ms_per_msg`: CPU time (user + system) per message analysed, steady
+  state, of the parent process and of all workers together (the scan reads
+  its own and its reaped workers' usage); with 1 worker the parent does it all.
+  CPU time is far less sensitive than wall clock to others sharing the machine;
+- `peak_rss_mib`: the parent's and each worker's peak resident memory, sampled
+  every 50 ms (psutil);
+- `load`: the 1-minute load average before and after the run: say it with any figure.
+
+With `--repeat N` every configuration runs N times (interleaved) and a last line
+per configuration gives the medians.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,26 +42,33 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 
 def run(paths: list[str], workers: int, skip: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as data:
+        store = Path(data) / "store"
         args = [sys.executable, "-m", "mailsphere_cli", "scan", *paths, "--offline", "--json",
-                "-j", str(workers), "--data-dir", str(Path(data) / "store")]
+                "-j", str(workers), "--data-dir", str(store)]
         for stage in skip:
             args += ["--skip", stage]
         out_path = Path(data) / "verdicts.jsonl"
+        load_before = os.getloadavg()[0]
         began = time.perf_counter()
         # Verdicts go to a file: a pipe read every 50 ms would throttle the scan itself.
         with open(out_path, "wb") as out:
             proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
             parent = psutil.Process(proc.pid)
-            peak_parent, peak_worker = 0, 0
+            peak_parent = 0
+            peak_workers: dict[int, int] = {}
             while proc.poll() is None:
                 try:
                     peak_parent = max(peak_parent, parent.memory_info().rss)
                     for child in parent.children(recursive=True):
-                        peak_worker = max(peak_worker, child.memory_info().rss)
+                        rss = child.memory_info().rss
+                        peak_workers[child.pid] = max(peak_workers.get(child.pid, 0), rss)
                 except psutil.Error:
                     pass
                 time.sleep(0.05)
-        elapsed = time.perf_counter() - began
+        total = time.perf_counter() - began
+        load_after = os.getloadavg()[0]
+        if proc.returncode != 0:
+            raise SystemExit(f"scan exited with {proc.returncode}: {' '.join(args)}")
         actions: dict[str, int] = {}
         count = 0
         with open(out_path, "rb") as verdicts:
@@ -52,21 +76,58 @@ def run(paths: list[str], workers: int, skip: list[str]) -> dict:
                 record = json.loads(line)
                 actions[record["action"]] = actions.get(record["action"], 0) + 1
                 count += 1
-    return {"workers": workers, "messages": count, "elapsed_s": round(elapsed, 2),
-            "messages_per_s": round(count / elapsed, 1),
-            "peak_parent_mib": round(peak_parent / 2**20, 1),
-            "peak_worker_mib": round(peak_worker / 2**20, 1), "actions": actions}
+        db = sqlite3.connect(store / "mailsphere.db")
+        counts = json.loads(db.execute("SELECT counts FROM runs ORDER BY id DESC").fetchone()[0])
+        db.close()
+    steady = counts["elapsed_s"] - counts["startup_s"]
+    scanned = max(counts["scanned"], 1)
+    cpu = counts.get("cpu_s", {})
+    return {
+        "workers": workers, "messages": count, "total_s": round(total, 2),
+        "msgs_per_s_total": round(count / total, 1),
+        "startup_s": round(total - steady, 2), "steady_s": round(steady, 2),
+        "msgs_per_s_steady": round(counts["scanned"] / steady, 1) if steady > 0 else None,
+        "cpu_ms_per_msg": {"parent": round(cpu.get("parent", 0) * 1000 / scanned, 3),
+                           "workers": round(cpu.get("workers", 0) * 1000 / scanned, 3)},
+        "cpu_startup_s": round(cpu.get("startup", 0), 2),
+        "peak_rss_mib": {"parent": round(peak_parent / 2**20, 1),
+                         "workers": sorted(round(v / 2**20, 1) for v in peak_workers.values())},
+        "load": [round(load_before, 2), round(load_after, 2)], "actions": actions,
+    }
+
+
+def medians(results: list[dict]) -> dict:
+    def med(key, sub=None):
+        values = [r[key][sub] if sub else r[key] for r in results]
+        values = [v for v in values if v is not None]
+        return round(statistics.median(values), 3) if values else None
+    return {"workers": results[0]["workers"], "median_of": len(results),
+            "total_s": med("total_s"), "msgs_per_s_total": med("msgs_per_s_total"),
+            "startup_s": med("startup_s"), "msgs_per_s_steady": med("msgs_per_s_steady"),
+            "cpu_ms_per_msg": {"parent": med("cpu_ms_per_msg", "parent"),
+                               "workers": med("cpu_ms_per_msg", "workers")},
+            "peak_rss_mib": {"parent": max(r["peak_rss_mib"]["parent"] for r in results),
+                             "worker": max((w for r in results for w in r["peak_rss_mib"]["workers"]),
+                                           default=0.0)}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*")
     parser.add_argument("--workers", nargs="*", type=int, default=[1, os.cpu_count() or 2])
+    parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--skip", nargs="*", default=[])
     args = parser.parse_args()
     paths = args.paths or [str(CORPUS / name) for name in ("ham", "spam", "phish")]
-    for workers in args.workers:
-        print(json.dumps(run(paths, workers, args.skip)), flush=True)
+    results: dict[int, list[dict]] = {w: [] for w in args.workers}
+    for _ in range(args.repeat):
+        for workers in args.workers:
+            result = run(paths, workers, args.skip)
+            results[workers].append(result)
+            print(json.dumps(result), flush=True)
+    if args.repeat > 1:
+        for workers in args.workers:
+            print(json.dumps(medians(results[workers])), flush=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ verdict is reported as it was.
 """
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from mailsphere_cli.store.quarantine import Quarantine
 from mailsphere_cli.verdict import Action, VerdictView, clean_text, to_json
 from mailsphere_cli.workers import Settings, Workers, startup_warnings
 
-QUARANTINED = (Action.SPAM, Action.MALICIOUS)
+QUARANTINED = (Action.SPAM.value, Action.MALICIOUS.value)
 
 
 @dataclass
@@ -53,6 +52,11 @@ class ScanSummary:
     warnings: list[str] = field(default_factory=list)
     startup: float = 0.0  # seconds spent building the pipeline (rules, YARA, model, workers)
     bytes: int = 0
+    # CPU seconds: this process building the pipeline, this process afterwards, and the
+    # worker processes (reaped ones; none with one worker).
+    cpu_startup: float = 0.0
+    cpu_parent: float = 0.0
+    cpu_workers: float = 0.0
 
     @property
     def messages(self) -> int:
@@ -71,7 +75,10 @@ class ScanSummary:
                 "unreadable_files": sum(1 for p in self.problems if p[1] == "error"),
                 "quarantined": self.quarantined, "moved": self.moved,
                 "elapsed_s": round(self.elapsed, 3), "startup_s": round(self.startup, 3),
-                "messages_per_s": round(self.rate, 1)}
+                "messages_per_s": round(self.rate, 1),
+                "cpu_s": {"startup": round(self.cpu_startup, 3),
+                          "parent": round(self.cpu_parent, 3),
+                          "workers": round(self.cpu_workers, 3)}}
 
 
 # A sink gets the verdict's main fields (verdict.LIGHT_KEYS at least) and the whole
@@ -86,9 +93,11 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
     workers = Workers(settings, options.workers)
     summary = ScanSummary()
     started = time.perf_counter()
+    cpu_started, children_started = time.process_time(), _children_cpu()
     try:
         workers.start()
         summary.startup = time.perf_counter() - started
+        summary.cpu_startup = time.process_time() - cpu_started
         summary.warnings = startup_warnings(workers.pipeline)
         pack_version = workers.pipeline.services["rules"].pack.version
         summary.rulepack = pack_version
@@ -116,7 +125,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                     continue
                 yield item
 
-        batch: list[tuple[RawMessage, VerdictView, str]] = []
+        batch: list[tuple[RawMessage, VerdictView]] = []
         batch_bytes = 0
         last_flush = time.monotonic()
 
@@ -125,15 +134,15 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
             nonlocal batch_bytes, last_flush
             if not batch:
                 return
-            held = [(raw, verdict, text) for raw, verdict, text in batch
-                    if options.quarantine and verdict.action in QUARANTINED]
+            held = [(raw, verdict) for raw, verdict in batch
+                    if options.quarantine and verdict.light["action"] in QUARANTINED]
             if held:
                 quarantine.hold_many([(verdict, raw.data, _notify_policy(settings, verdict))
-                                      for raw, verdict, _ in held], [t for _, _, t in held])
+                                      for raw, verdict in held], [v.text for _, v in held])
                 summary.quarantined += len(held)
-            store.record(run_id, pack_version, [v for _, v, _ in batch], [t for _, _, t in batch])
+            store.record(run_id, pack_version, [v for _, v in batch])
             if options.move:
-                for raw, verdict, _ in held:
+                for raw, verdict in held:
                     _move(raw, verdict.light, store, quarantine, moves, summary)
             batch.clear()
             batch_bytes = 0
@@ -158,21 +167,21 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                         on_progress(summary.messages, summary.bytes)
 
         try:
-            for raw, verdict, text in workers.scan(fresh()):
+            for raw, verdict in workers.scan(fresh()):
                 drain_side()
+                light = verdict.light
                 summary.scanned += 1
-                summary.actions[verdict.action.value] += 1
-                for hit in verdict.hits:
-                    summary.rules[hit.rule] += 1
-                if verdict.action is Action.ERROR:
-                    summary.errors.append((verdict.source, "; ".join(verdict.errors)))
-                batch.append((raw, verdict, text))
+                summary.actions[light["action"]] += 1
+                summary.rules.update([hit["rule"] for hit in light["hits"]])
+                if light["action"] == "error":
+                    summary.errors.append((light["source"], "; ".join(light["errors"])))
+                batch.append((raw, verdict))
                 batch_bytes += len(raw.data)
                 if len(batch) >= 200 or batch_bytes > 32 << 20 \
                         or time.monotonic() - last_flush > 1.0:
                     flush()
                 if on_verdict:
-                    on_verdict(verdict.light, text)
+                    on_verdict(light, verdict.text)
                 if on_progress:
                     on_progress(summary.messages, summary.bytes)
             drain_side()
@@ -184,6 +193,9 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
             summary.moved += moved
             summary.move_failures += failures
             summary.elapsed = time.perf_counter() - started
+            workers.close(kill=summary.interrupted)
+            summary.cpu_parent = time.process_time() - cpu_started - summary.cpu_startup
+            summary.cpu_workers = _children_cpu() - children_started
             store.finish_run(run_id, "interrupted" if summary.interrupted else "complete",
                              summary.counts())
     finally:
@@ -191,6 +203,16 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
         store.close()
     summary.elapsed = time.perf_counter() - started
     return summary
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished (reaped) child processes."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Unix
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _notify_policy(settings: Settings, verdict: VerdictView) -> tuple[str, ...]:

@@ -151,35 +151,66 @@ def clean_record(value: Any) -> Any:
 # What the parent process reads of a verdict; the rest travels as JSON text only.
 LIGHT_KEYS = ("id", "source", "from", "to", "subject", "date", "size", "org", "score",
               "threshold", "action", "decided_by", "hits", "attachments", "errors", "elapsed_ms")
+# The record's keys before and after `skipped`, in the order of Verdict.as_dict().
+_HEAD_KEYS = ("id", "source", "from", "to", "subject", "date", "size", "org", "score",
+              "threshold", "action", "decided_by", "hits", "decisions", "auth", "attachments")
+_TAIL_KEYS = ("errors", "timings_ms", "elapsed_ms")
+_SKIPPED_SLOT = ', "skipped": null, '
+
+# (light fields, body, offset of the `null` standing for `skipped` in body, skipped as JSON)
+Encoded = tuple[dict[str, Any], str, int, str]
+
+
+def encode(verdict: "Verdict") -> Encoded:
+    """A verdict as its worker sends it to the parent.
+
+    `skipped` is two thirds of a verdict's JSON and nearly the same list on every
+    message (offline, each of ~80 network checks), so it travels and is stored apart
+    from the rest (the body, where it reads `null`): the database keeps each distinct
+    list once. The full record is the body with the list put back in its place.
+    """
+    record = verdict.as_dict()
+    head = to_json({key: record[key] for key in _HEAD_KEYS})
+    tail = to_json({key: record[key] for key in _TAIL_KEYS})
+    body = head[:-1] + _SKIPPED_SLOT + tail[1:]
+    return ({key: record[key] for key in LIGHT_KEYS}, body,
+            len(head) - 1 + len(', "skipped": '), to_json(record["skipped"]))
+
+
+def splice(body: str, offset: int, skipped: str) -> str:
+    """The full verdict JSON: `skipped` put back in the body."""
+    return body[:offset] + skipped + body[offset + 4:]
 
 
 class VerdictView:
     """A verdict as it crossed a process boundary: the fields the parent reads, plus
-    the whole record as the JSON text the worker already made. Pickling the frozen
-    dataclass and its hundred small records cost over 1 ms a message, decoding the
-    full JSON in the parent 0.4 ms; these few fields cost next to nothing."""
+    the rest as the JSON text the worker already made (see `encode`). Pickling the
+    frozen dataclass and its hundred small records cost over 1 ms a message, decoding
+    the full JSON in the parent 0.4 ms; these few fields cost next to nothing."""
 
-    __slots__ = ("light", "text", "_record", "_hits")
+    __slots__ = ("light", "body", "offset", "skipped", "_text", "_hits")
 
-    def __init__(self, light: dict[str, Any], text: str, record: dict[str, Any] | None = None):
+    def __init__(self, light: dict[str, Any], body: str, offset: int, skipped: str):
         self.light = light
-        self.text = text
-        self._record = record
+        self.body = body
+        self.offset = offset
+        self.skipped = skipped
+        self._text: str | None = None
         self._hits: tuple[ScoredHit, ...] | None = None
 
     @classmethod
     def of(cls, verdict: "Verdict") -> "VerdictView":
-        record = verdict.as_dict()
-        return cls(record, to_json(record), record)
+        return cls(*encode(verdict))
 
-    @staticmethod
-    def lighten(record: dict[str, Any]) -> dict[str, Any]:
-        return {key: record[key] for key in LIGHT_KEYS}
+    @property
+    def text(self) -> str:
+        """The whole verdict as one line of JSON (what `--json` prints)."""
+        if self._text is None:
+            self._text = splice(self.body, self.offset, self.skipped)
+        return self._text
 
     def as_dict(self) -> dict[str, Any]:
-        if self._record is None:
-            self._record = json.loads(self.text)
-        return self._record
+        return json.loads(self.text)
 
     @property
     def hits(self) -> tuple[ScoredHit, ...]:

@@ -1,6 +1,6 @@
 """Where messages are analysed: in this process, or in a pool of worker processes.
 
-The scan loop only sees `Workers.scan(messages) -> iterator of (message, verdict, json)`;
+The scan loop only sees `Workers.scan(messages) -> iterator of (message, verdict view)`;
 a Dask cluster can take the pool's place behind the same method. The pipeline
 (compiled rules, resolver, YARA, model) is built once in the parent, which also
 proves the rule pack and config good before any message is read; on Linux the
@@ -13,7 +13,6 @@ A message that raises, overruns its time budget or kills its worker becomes an
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal
@@ -25,7 +24,7 @@ from typing import Any, Iterable, Iterator
 from mailsphere_cli.config import Config
 from mailsphere_cli.pipeline import Pipeline, error_verdict
 from mailsphere_cli.sources import RawMessage
-from mailsphere_cli.verdict import Verdict, VerdictView, to_json
+from mailsphere_cli.verdict import Encoded, Verdict, VerdictView, encode
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,6 @@ def scan_one(pipeline: Pipeline, raw: RawMessage, timeout: float) -> Verdict:
 _PIPELINE: Pipeline | None = None
 _SETTINGS: Settings | None = None
 
-Result = tuple[dict[str, Any], str]  # the fields the parent reads, and the whole verdict as JSON
 
 
 def _init_forked() -> None:
@@ -128,19 +126,14 @@ def _init_spawned(settings: Settings) -> None:
     _PIPELINE = build_pipeline(settings)
 
 
-def _analyse(pipeline: Pipeline, raw: RawMessage, timeout: float) -> Result:
-    record = scan_one(pipeline, raw, timeout).as_dict()
-    return VerdictView.lighten(record), to_json(record)
+def _crashed(raw: RawMessage, error: str) -> tuple[RawMessage, VerdictView]:
+    return raw, VerdictView.of(error_verdict(raw, error))
 
 
-def _crashed(raw: RawMessage, error: str) -> tuple[RawMessage, VerdictView, str]:
-    view = VerdictView.of(error_verdict(raw, error))
-    return raw, view, view.text
-
-
-def _scan_chunk(chunk: list[tuple[int, RawMessage]]) -> list[tuple[int, Result]]:
+def _scan_chunk(chunk: list[tuple[int, RawMessage]]) -> list[tuple[int, Encoded]]:
     assert _PIPELINE is not None and _SETTINGS is not None
-    return [(key, _analyse(_PIPELINE, raw, _SETTINGS.message_timeout)) for key, raw in chunk]
+    return [(key, encode(scan_one(_PIPELINE, raw, _SETTINGS.message_timeout)))
+            for key, raw in chunk]
 
 
 # -- parent side ---------------------------------------------------------------
@@ -175,22 +168,19 @@ class Workers:
         return ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
                                    initializer=_init_spawned, initargs=(self.settings,))
 
-    def scan(self, messages: Iterable[RawMessage]
-             ) -> Iterator[tuple[RawMessage, VerdictView, str]]:
-        """Each message with its verdict (the JSON record behind a read-only view) and
-        that record as one line of JSON."""
+    def scan(self, messages: Iterable[RawMessage]) -> Iterator[tuple[RawMessage, VerdictView]]:
+        """Each message with its verdict (the JSON record behind a read-only view)."""
         if self._pipeline is None:
             self.start()
         if self.workers == 1:
             for raw in messages:
-                view = VerdictView.of(scan_one(self._pipeline, raw,
-                                               self.settings.message_timeout))
-                yield raw, view, view.text
+                yield raw, VerdictView.of(scan_one(self._pipeline, raw,
+                                                   self.settings.message_timeout))
             return
         yield from self._scan_pool(messages)
 
     def _scan_pool(self, messages: Iterable[RawMessage]
-                   ) -> Iterator[tuple[RawMessage, VerdictView, str]]:
+                   ) -> Iterator[tuple[RawMessage, VerdictView]]:
         # A dying worker breaks the whole pool and fails every future in flight, so
         # the culprit cannot be told from its neighbours. After a break, the messages
         # that were out are retried one at a time, alone in the pool: a message that
@@ -238,8 +228,8 @@ class Workers:
                     else:
                         suspects.extend(chunk)
                     continue
-                for key, (light, text) in results:
-                    yield held.pop(key), VerdictView(light, text), text
+                for key, encoded in results:
+                    yield held.pop(key), VerdictView(*encoded)
             if broken:
                 for chunk, _ in pending.values():
                     suspects.extend(chunk)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import typer
 from rich.table import Table
 
 from mailsphere_cli.cli.common import ENV, fail
+from mailsphere_cli.store.db import stored_verdict
 from mailsphere_cli.verdict import clean_record, clean_text, to_json
 
 
@@ -23,14 +23,16 @@ def _lookup(db_path: Path, key: str) -> dict | None:
         fail("give at least 6 characters of a message id (see `mailsphere scan --json`)")
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        rows = db.execute("SELECT verdict FROM messages WHERE id LIKE ? ORDER BY scanned_at DESC",
-                          (key.lower() + "%",)).fetchall()
+        columns = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+        skipset = "skipset" if "skipset" in columns else "NULL"  # schema 1 has none
+        rows = db.execute(f"SELECT id, verdict, {skipset} FROM messages WHERE id LIKE ? "
+                          "ORDER BY scanned_at DESC", (key.lower() + "%",)).fetchall()
+        ids = {r[0] for r in rows}
+        if len(ids) > 1:
+            fail(f"{key!r} matches {len(ids)} messages: give more characters of the id")
+        return stored_verdict(db, rows[0][1], rows[0][2]) if rows else None
     finally:
         db.close()
-    ids = {json.loads(r[0])["id"] for r in rows}
-    if len(ids) > 1:
-        fail(f"{key!r} matches {len(ids)} messages: give more characters of the id")
-    return json.loads(rows[0][0]) if rows else None
 
 
 def _message_bytes(db_path: Path, verdict: dict, given: str) -> bytes | None:

@@ -1,6 +1,7 @@
 """The results database: SQLite in WAL mode, written only by the parent process."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -8,9 +9,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from mailsphere_cli.verdict import Verdict, VerdictView, clean_text, to_json
+from mailsphere_cli.verdict import Verdict, VerdictView, clean_text
 
-SCHEMA_VERSION = 1
+# 2: a verdict's `skipped` list is kept once per distinct list in `skipsets` (the
+# message row names it in `skipset`; its verdict JSON reads "skipped": null). Rows
+# written by version 1 keep the list inline and `skipset` empty; both read the same.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -25,8 +29,10 @@ CREATE TABLE IF NOT EXISTS messages (
     source TEXT NOT NULL, sender TEXT, recipients TEXT, subject TEXT, date TEXT,
     size INTEGER, org TEXT, score REAL, threshold REAL, action TEXT NOT NULL,
     decided_by TEXT, elapsed_ms REAL, scanned_at TEXT NOT NULL, verdict TEXT NOT NULL,
+    skipset TEXT,
     PRIMARY KEY (id, rulepack)
 );
+CREATE TABLE IF NOT EXISTS skipsets (key TEXT PRIMARY KEY, skipped TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_scanned ON messages (scanned_at);
 CREATE INDEX IF NOT EXISTS messages_action ON messages (action);
 CREATE TABLE IF NOT EXISTS hits (
@@ -104,7 +110,20 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
-        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        self._migrate()
+        self._skipsets: dict[str, str] = {}  # skipped list JSON -> its key, known to be stored
+        self._skipped: dict[str, str] = {}  # key -> skipped list JSON, as read back
+
+    def _migrate(self) -> None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is not None and int(row["value"]) >= SCHEMA_VERSION:
+            return
+        with self.transaction():
+            columns = {r["name"] for r in self.db.execute("PRAGMA table_info(messages)")}
+            if "skipset" not in columns:  # a data directory made by schema 1
+                self.db.execute("ALTER TABLE messages ADD COLUMN skipset TEXT")
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)",
+                            (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.db.close()
@@ -131,34 +150,51 @@ class Store:
 
     # -- messages ----------------------------------------------------------
     def known(self, message_id: str, rulepack: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT verdict FROM messages WHERE id = ? AND rulepack = ?",
-                              (message_id, rulepack)).fetchone()
-        return json.loads(row["verdict"]) if row else None
+        row = self.db.execute("SELECT verdict, skipset FROM messages WHERE id = ? AND "
+                              "rulepack = ?", (message_id, rulepack)).fetchone()
+        if row is None:
+            return None
+        record = json.loads(row["verdict"])
+        key = row["skipset"]
+        if key is not None:
+            if key not in self._skipped:
+                self._skipped[key] = _skipped_text(self.db, key)
+            record["skipped"] = json.loads(self._skipped[key])
+        return record
 
-    def record(self, run_id: int, rulepack: str, verdicts: Iterable[Verdict | VerdictView],
-               texts: Iterable[str] | None = None) -> None:
-        """Write a batch of verdicts in one transaction (replacing an earlier record).
-
-        `texts`, when given, are the verdicts already serialised to JSON (the scan
-        serialises each verdict once, for its output and for the database).
-        """
+    def record(self, run_id: int, rulepack: str,
+               verdicts: Iterable[Verdict | VerdictView]) -> None:
+        """Write a batch of verdicts in one transaction (replacing an earlier record)."""
         stamp = now_iso()
-        verdicts = list(verdicts)
-        texts = list(texts) if texts is not None else [to_json(v.as_dict()) for v in verdicts]
+        # One row per message: the last verdict wins when a message came twice.
+        latest = {v.id: v for v in (v if isinstance(v, VerdictView) else VerdictView.of(v)
+                                    for v in verdicts)}
         with self.transaction():
-            for v, text in zip(verdicts, texts):
-                self.db.execute("DELETE FROM hits WHERE message_id = ? AND rulepack = ?",
-                                (v.id, rulepack))
-                self.db.execute(
-                    "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (v.id, rulepack, run_id, clean_text(v.source), clean_text(v.sender),
-                     json.dumps(list(v.recipients)), clean_text(v.subject), clean_text(v.date),
-                     v.size, v.org, v.score, v.threshold, v.action.value, v.decided_by,
-                     v.elapsed_ms, stamp, text))
-                self.db.executemany(
-                    "INSERT INTO hits VALUES (?,?,?,?,?,?)",
-                    [(v.id, rulepack, h.rule, h.score, h.group, clean_text(h.evidence))
-                     for h in v.hits])
+            messages, hits = [], []
+            for v in latest.values():
+                light = v.light
+                key = self._skipsets.get(v.skipped)
+                if key is None:
+                    key = hashlib.sha256(v.skipped.encode()).hexdigest()[:24]
+                    self.db.execute("INSERT OR IGNORE INTO skipsets VALUES (?, ?)",
+                                    (key, v.skipped))
+                    self._skipsets[v.skipped] = key
+                messages.append((v.id, rulepack, run_id, clean_text(light["source"]),
+                                 clean_text(light["from"]), json.dumps(light["to"]),
+                                 clean_text(light["subject"]), clean_text(light["date"]),
+                                 light["size"], light["org"], light["score"], light["threshold"],
+                                 light["action"], light["decided_by"], light["elapsed_ms"],
+                                 stamp, v.body, key))
+                hits += [(v.id, rulepack, h["rule"], h["score"], h["group"],
+                          clean_text(h["evidence"])) for h in light["hits"]]
+            self.db.executemany("DELETE FROM hits WHERE message_id = ? AND rulepack = ?",
+                                [(message_id, rulepack) for message_id in latest])
+            self.db.executemany(
+                "INSERT OR REPLACE INTO messages (id, rulepack, run_id, source, sender, "
+                "recipients, subject, date, size, org, score, threshold, action, decided_by, "
+                "elapsed_ms, scanned_at, verdict, skipset) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", messages)
+            self.db.executemany("INSERT INTO hits VALUES (?,?,?,?,?,?)", hits)
 
     def record_problems(self, run_id: int, problems: Iterable[tuple[str, str, str]]) -> None:
         stamp = now_iso()
@@ -176,6 +212,19 @@ class Store:
 
     def query(self, sql: str, params: tuple = ()) -> Iterator[sqlite3.Row]:
         return iter(self.db.execute(sql, params).fetchall())
+
+
+def stored_verdict(db: sqlite3.Connection, verdict: str, skipset: str | None) -> dict[str, Any]:
+    """A recorded verdict as a whole record, its `skipped` list put back from `skipsets`."""
+    record = json.loads(verdict)
+    if skipset is not None:
+        record["skipped"] = json.loads(_skipped_text(db, skipset))
+    return record
+
+
+def _skipped_text(db: sqlite3.Connection, key: str) -> str:
+    row = db.execute("SELECT skipped FROM skipsets WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else "[]"
 
 
 class _Transaction:

@@ -1,0 +1,98 @@
+"""How a verdict travels from a worker and is kept: the body and the `skipped` list apart,
+each distinct list stored once, and every reader given the whole record back."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from mailsphere_cli.config import load_config
+from mailsphere_cli.sources import Location, RawMessage
+from mailsphere_cli.store.db import SCHEMA_VERSION, Store
+from mailsphere_cli.verdict import VerdictView, encode, splice, to_json
+from mailsphere_cli.workers import Settings, build_pipeline, scan_one
+from tests.conftest import ROOT, make_message
+
+MINIPACK = str(ROOT / "tests" / "data" / "minipack")
+
+
+def _verdicts(tmp_path: Path, messages: list[bytes]):
+    pipeline = build_pipeline(Settings(config=load_config(None), rules_dirs=(MINIPACK,),
+                                       offline=True, skip=("classifier",),
+                                       data_dir=str(tmp_path)))
+    import hashlib
+    return [scan_one(pipeline, RawMessage(hashlib.sha256(data).hexdigest(), f"m{i}.eml", data,
+                                          len(data), Location("eml", f"m{i}.eml")), 30)
+            for i, data in enumerate(messages)]
+
+
+def test_encoded_verdict_splices_back_to_exactly_the_whole_record(tmp_path: Path):
+    prize = make_message("Urgent: claim", "Congratulations, you have won!")
+    eight_bit = prize.replace(b"Subject: Urgent", b"Subject: Gr\xf6\xdfer Urgent")
+    for verdict in _verdicts(tmp_path, [prize, eight_bit, make_message()]):
+        light, body, offset, skipped = encode(verdict)
+        whole = to_json(verdict.as_dict())
+        assert splice(body, offset, skipped) == whole
+        assert json.loads(body)["skipped"] is None and json.loads(skipped)  # offline: network checks
+        assert VerdictView(light, body, offset, skipped).as_dict() == json.loads(whole)
+        assert set(light) < set(json.loads(whole))
+
+
+def test_each_skipped_list_is_stored_once_and_read_back_whole(tmp_path: Path):
+    verdicts = _verdicts(tmp_path, [make_message(f"Meeting {i}", f"Notes {i}") for i in range(5)]
+                         + [make_message("Urgent", "you have won")])
+    store = Store(tmp_path / "data")
+    run = store.start_run(["x"], "pack", {})
+    store.record(run, "pack", [VerdictView.of(v) for v in verdicts[:3]])
+    store.record(run, "pack", verdicts[3:])  # plain Verdicts are taken too
+    assert store.db.execute("SELECT COUNT(*) FROM skipsets").fetchone()[0] == 1
+    rows = store.db.execute("SELECT verdict, skipset FROM messages").fetchall()
+    assert len(rows) == 6 and all(json.loads(r["verdict"])["skipped"] is None for r in rows)
+    for verdict in verdicts:
+        known = store.known(verdict.id, "pack")
+        assert known == json.loads(to_json(verdict.as_dict()))
+        assert list(known) == list(verdict.as_dict())  # the keys in the order of the output
+    store.close()
+
+
+def test_a_schema_1_data_directory_is_read_and_upgraded(tmp_path: Path, cli):
+    verdict = _verdicts(tmp_path, [make_message("Urgent", "you have won")])[0]
+    old = Store(tmp_path / "data")
+    # Make it what schema 1 wrote: no skipsets, the whole record inline.
+    old.db.executescript("DROP TABLE skipsets; ALTER TABLE messages DROP COLUMN skipset; "
+                         "UPDATE meta SET value = '1' WHERE key = 'schema';")
+    whole = to_json(verdict.as_dict())
+    old.db.execute("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (verdict.id, "pack", 1, "m0.eml", verdict.sender, "[]", verdict.subject,
+                    "", verdict.size, None, verdict.score, 5.0, verdict.action.value, "rules",
+                    1.0, "2026-11-30T00:00:00+00:00", whole))
+    old.close()
+    shown = cli("explain", verdict.id[:12], "--json")  # opens it read-only: no upgrade
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["skipped"] == verdict.as_dict()[
+        "skipped"]
+    store = Store(tmp_path / "data")
+    assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == str(
+        SCHEMA_VERSION)
+    assert store.known(verdict.id, "pack") == json.loads(whole)
+    store.close()
+
+
+def test_scan_output_explain_and_rescan_give_the_whole_skipped_list(cli, eml, tmp_path: Path):
+    eml(make_message("Urgent", "you have won"))
+    eml(make_message("Minutes", "Notes from the meeting"))
+    folder = str(tmp_path / "mail")
+    first = cli.scan_json("--rules", MINIPACK, folder)
+    again = cli.scan_json("--rules", MINIPACK, folder)
+    assert all(r["already_recorded"] for r in again)
+    for record in first:
+        assert {s["name"] for s in record["skipped"]} >= {"spf", "dkim", "dmarc"}
+        recorded = next(r for r in again if r["id"] == record["id"])
+        assert {k: v for k, v in recorded.items() if k != "already_recorded"} == record
+        shown = json.loads(cli("explain", record["id"], "--json").stdout)
+        assert shown == record
+    db = sqlite3.connect(cli.data_dir / "mailsphere.db")
+    assert db.execute("SELECT COUNT(DISTINCT skipset) FROM messages").fetchone()[0] == 1
+    counts = json.loads(db.execute("SELECT counts FROM runs ORDER BY id").fetchone()[0])
+    assert counts["cpu_s"]["startup"] > 0 and counts["cpu_s"]["parent"] > 0
+    held = json.loads(next((cli.data_dir / "quarantine").rglob("*.json")).read_text())
+    assert held["verdict"] == next(r for r in first if r["action"] == "spam")
