@@ -227,3 +227,42 @@ def test_fast_dynamic_rdns_answers_like_the_pattern_definition():
                 else "generic" if expected else "")
         reasons[kind] += 1
     assert all(n > 20 for n in reasons.values()), reasons  # every branch was exercised
+
+
+def test_checks_left_out_for_a_missing_input_would_have_found_nothing():
+    """A check declared `requires=` is not called for a message without that input
+    (no HTML, no links, no handover hop, no attachment records): on every fixture
+    message that lacks one, calling each such rule's check anyway finds nothing."""
+    from mailsphere_cli.config import Config, OrgConfig
+    from mailsphere_cli.context import Context
+    from mailsphere_cli.message import ParsedMessage
+    from mailsphere_cli.rules.checks.features import INPUTS
+    from mailsphere_cli.workers import Settings, build_pipeline
+    from tests.rules_fixture import build, load_cases
+
+    org = OrgConfig(name="example", domains=["example.com"], authorised_ips=["192.0.2.0/24"])
+    pipeline = build_pipeline(Settings(config=Config(orgs={"example": org}), offline=True,
+                                       skip=("classifier",)))
+    compiled = pipeline.services["rules"]
+    gated = [r for r in compiled.evals if CHECKS[r.function].requires]
+    assert {CHECKS[r.function].requires for r in gated} == set(INPUTS)
+    from mailsphere_cli.attachments import stage as attachments
+    from mailsphere_cli.perimeter import stage as perimeter
+    lacking = {name: 0 for name in INPUTS}
+    cases = load_cases() + [{}]
+    # and some without a Received trail, so without a handover hop
+    cases += [{**case, "set": {**case.get("set", {}), "Received": ""}}
+              for case in cases[::10] if "raw" not in case]
+    for case in cases:
+        msg = ParsedMessage(build(case))
+        ctx = Context(msg=msg, config=pipeline.config, offline=True, services=pipeline.services)
+        perimeter.run(msg, ctx)
+        attachments.run(msg, ctx)
+        for name, present in INPUTS.items():
+            if present(msg, ctx):
+                continue
+            lacking[name] += 1
+            for rule in gated:
+                if CHECKS[rule.function].requires == name:
+                    assert not CHECKS[rule.function].fn(msg, ctx, **rule.args), (case, rule.id)
+    assert all(count >= 5 for count in lacking.values()), lacking

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from mailsphere_cli.rules import expr
 from mailsphere_cli.rules.checks import CHECKS, Check
+from mailsphere_cli.rules.checks.features import INPUTS
 from mailsphere_cli.rules.loader import Rule, RulePack
 from mailsphere_cli.rules.matcher import PatternMatcher, evidence_text
 from mailsphere_cli.verdict import Hit, Skip
@@ -31,7 +32,9 @@ class CompiledRules:
         self.patterns = PatternMatcher(pack.rules.values())
         self.evals = pack.by_kind("eval")
         self._needed_stages = {CHECKS[r.function].needs for r in self.evals} - {""}
-        self._plans: dict[tuple[bool, frozenset[str]], _EvalPlan] = {}
+        self._inputs = [(name, INPUTS[name]) for name in
+                        sorted({CHECKS[r.function].requires for r in self.evals} - {""})]
+        self._plans: dict[tuple[bool, frozenset[str], frozenset[str]], _EvalPlan] = {}
         self._labels = {r.id: (r.group, tuple(r.tags)) for r in pack.rules.values()}
         self.metas: list[tuple[Rule, expr.Compiled, list[str]]] = []
         for rule in pack.meta_order:
@@ -43,39 +46,42 @@ class CompiledRules:
     def match_patterns(self, msg: "ParsedMessage") -> list[Hit]:
         return self.patterns.match(msg)
 
-    def _eval_plan(self, ctx: "Context") -> "_EvalPlan":
+    def _eval_plan(self, msg: "ParsedMessage", ctx: "Context") -> "_EvalPlan":
         """Which eval rules run and which are skipped: the same for every message
-        with the same offline flag and the same skipped stages, so built once."""
+        with the same offline flag, the same skipped stages and the same inputs
+        absent (no HTML, no links...), so built once for each such combination."""
         skipped_stages = frozenset(s.name for s in ctx.skipped if s.name in self._needed_stages)
-        key = (bool(ctx.offline), skipped_stages)
+        absent = frozenset(name for name, present in self._inputs if not present(msg, ctx))
+        key = (bool(ctx.offline), skipped_stages, absent)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = _build_plan(self.evals, ctx.offline, skipped_stages)
+            plan = self._plans[key] = _build_plan(self.evals, ctx.offline, skipped_stages, absent)
         return plan
 
     def run_evals(self, msg: "ParsedMessage", ctx: "Context") -> list[Hit]:
-        plan = self._eval_plan(ctx)
+        plan = self._eval_plan(msg, ctx)
         ctx.skipped.extend(plan.skips)
         hits: list[Hit] = []
         for check, rules, args_list in plan.groups:
-            results = None
             if check.batch is not None:
                 try:
                     results = check.batch(msg, ctx, args_list)
                 except Exception:  # noqa: BLE001 - redone rule by rule below, which records it
                     results = None
-            if results is None:
-                results = []
-                for rule, args in zip(rules, args_list):
-                    try:
-                        results.append(check.fn(msg, ctx, **args))
-                    except Exception as exc:  # noqa: BLE001 - one broken check must not lose the message
-                        ctx.errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
-                        results.append(None)
-            for rule, result in zip(rules, results):
+                if results is not None:
+                    for rule, result in zip(rules, results):
+                        if result:
+                            hits.append(_eval_hit(rule, result))
+                    continue
+            fn = check.fn
+            for rule, args in zip(rules, args_list):
+                try:
+                    result = fn(msg, ctx, **args) if args else fn(msg, ctx)
+                except Exception as exc:  # noqa: BLE001 - one broken check must not lose the message
+                    ctx.errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
+                    continue
                 if result:
-                    evidence = rule.description if result is True else str(result)
-                    hits.append(Hit(rule.id, _evidence(evidence, 160)))
+                    hits.append(_eval_hit(rule, result))
         return hits
 
     def run_metas(self, ctx: "Context") -> list[Hit]:
@@ -111,13 +117,18 @@ class CompiledRules:
         return expr.Env(present, groups, tags, ctx.auth, score)
 
 
+def _eval_hit(rule: Rule, result: object) -> Hit:
+    return Hit(rule.id, _evidence(rule.description if result is True else str(result), 160))
+
+
 @dataclass
 class _EvalPlan:
     skips: tuple[Skip, ...]
     groups: list[tuple[Check, list[Rule], list[dict]]]  # rules grouped by their check
 
 
-def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str]) -> _EvalPlan:
+def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str],
+                absent: frozenset[str] = frozenset()) -> _EvalPlan:
     skips: list[Skip] = []
     grouped: dict[str, tuple[Check, list[Rule], list[dict]]] = {}
     for rule in evals:
@@ -128,6 +139,8 @@ def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str]
         if check.needs and check.needs in skipped_stages:
             skips.append(Skip(rule.id, f"needs the {check.needs} stage, which was skipped"))
             continue
+        if check.requires in absent:
+            continue  # it could not fire on this message: nothing to run, nothing skipped
         _, rules, args_list = grouped.setdefault(rule.function, (check, [], []))
         rules.append(rule)
         args_list.append(dict(rule.args))

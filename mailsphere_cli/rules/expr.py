@@ -237,8 +237,9 @@ def _number(value: Any) -> float:
 # Walking the Node tree costs a Python call per node; metas and decision rows run
 # on every message, so each expression is turned once into one Python function of
 # (hits, group_counts, tag_counts, auth, score). The generated code follows
-# `evaluate` exactly: same values (1/0 ints, floats after + and -, "" for a
-# missing auth key), same short-circuit order, same errors.
+# `evaluate` exactly: same truth and comparisons (1/0 ints; a sum of numbers
+# may stay an int where `evaluate` gives the equal float), "" for a missing
+# auth key, same short-circuit order, same errors.
 
 Compiled = Callable[[set, dict, dict, dict, float], Any]
 
@@ -284,8 +285,17 @@ def _value_code(node: Node) -> str:
     if op == "neg":
         return f"(-_number({_value_code(args[0])}))"
     if op in ("+", "-"):
-        return f"(_number({_value_code(args[0])}) {op} _number({_value_code(args[1])}))"
+        return f"({_number_code(args[0])} {op} {_number_code(args[1])})"
     raise ExprError(f"cannot compile operator {op!r}")
+
+
+def _number_code(node: Node) -> str:
+    """Python source for `_number(evaluate(node))` up to int/float: a node that always
+    gives a number (a rule's 1/0, a count, a sum) is used as it is, which is what
+    makes long sums of rules cheap; the result is only ever compared or tested."""
+    if node.op in _NUMERIC:
+        return _value_code(node)
+    return f"_number({_value_code(node)})"
 
 
 def _bool_code(node: Node) -> str:

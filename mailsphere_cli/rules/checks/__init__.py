@@ -6,6 +6,11 @@ falsy value when it does not. It reads the parsed message and the context and
 changes neither. Checks that need the network are declared so, and in offline
 mode the engine lists them under `skipped` instead of calling them.
 
+A check that cannot fire without some part of the message (its HTML, its
+links, the handover hop, attachment records) declares it with `requires=`
+(the names are `features.INPUTS`); the engine does not call it for a message
+that lacks it, as it would only return nothing.
+
 A check that many rules call with different arguments may also register a
 batch form (`@batch("name")`): `batch(msg, ctx, args_list)` returns one result
 per argument dict, exactly what `fn(msg, ctx, **args)` would return for each,
@@ -30,6 +35,7 @@ class Check:
     network: bool = False
     needs: str = ""  # stage whose results the check reads, e.g. "perimeter"
     batch: CheckFn | None = None  # batch(msg, ctx, args_list) -> [result per args]
+    requires: str = ""  # an input (features.INPUTS) without which it never fires
 
 
 CHECKS: dict[str, Check] = {}
@@ -39,14 +45,15 @@ class DuplicateCheck(Exception):
     pass
 
 
-def check(name: str, *, network: bool = False, needs: str = "") -> Callable[[CheckFn], CheckFn]:
+def check(name: str, *, network: bool = False, needs: str = "",
+          requires: str = "") -> Callable[[CheckFn], CheckFn]:
     """Register `fn` as the eval function `name`. Registering a name twice fails loudly."""
 
     def register(fn: CheckFn) -> CheckFn:
         if name in CHECKS and CHECKS[name].fn is not fn:
             raise DuplicateCheck(f"eval function {name!r} is registered twice "
                                  f"({CHECKS[name].fn.__module__} and {fn.__module__})")
-        CHECKS[name] = Check(name, fn, network, needs)
+        CHECKS[name] = Check(name, fn, network, needs, requires=requires)
         return fn
 
     return register

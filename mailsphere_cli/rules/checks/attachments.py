@@ -14,7 +14,7 @@ from mailsphere_cli.rules.checks import batch, check
 MAX_EVIDENCE_OBJECTS = 3
 
 
-@check("attachment_finding", needs="attachments")
+@check("attachment_finding", needs="attachments", requires="attachments")
 def attachment_finding(msg: Any, ctx: Any, finding: str = "") -> str:
     """Evidence for `finding` (a rule id such as ATTACH_EXECUTABLE) from the records."""
     if not finding or any(h.rule == finding for h in ctx.hits):
@@ -32,7 +32,7 @@ def attachment_finding(msg: Any, ctx: Any, finding: str = "") -> str:
     return "; ".join(evidence)
 
 
-@check("attachment_true_type", needs="attachments")
+@check("attachment_true_type", needs="attachments", requires="attachments")
 def attachment_true_type(msg: Any, ctx: Any, types: list[str] | tuple[str, ...] = ()) -> str:
     """Fires when any object's true type is one of `types` (for site rules)."""
     wanted = {t.lower() for t in types}

@@ -8,7 +8,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks import batch, check
+from mailsphere_cli.rules.checks.features import body_chars_from_u0370
 
 MAX_CHARS = 50_000
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e]")
@@ -16,6 +17,9 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _WORDS = re.compile(r"[^\W\d_]+")
 _FANCY = re.compile("[\U0001d400-\U0001d7ff\uff21-\uff5a\u24b6-\u24e9]")
 _MONEY = re.compile(r"[$€£]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:USD|EUR|GBP|dollars)\b")
+# _MONEY's first branch alone: what _MONEY finds in a text without currency names
+_MONEY_SIGNED = re.compile(r"[$€£]\s?\d[\d,.]*")
+_CURRENCY_NAMES = ("USD", "EUR", "GBP", "dollars")
 _SPACED_LETTERS = re.compile(r"(?:\b\w[ ._*-]){3,}\w\b")
 _ENDS_WITH_ID = re.compile(r"[\s_-](?:[a-z]{2,}\d{3,}|\d{4,}[a-z]+)\s*$", re.I)
 _TRACKER_WORDS = re.compile(r"\b(?:bug|issue|ticket|#)", re.I)
@@ -42,7 +46,7 @@ def _caps(text: str) -> tuple[int, int]:
 @check("body_caps_ratio")
 def body_caps_ratio(msg: Any, ctx: Any, ratio: float, minimum: int = 200) -> str:
     """Share of capital letters among the letters of the text (shouting)."""
-    text = msg.text if msg.text.strip() else msg.html_text
+    text = msg.text if msg.text and not msg.text.isspace() else msg.html_text  # = .strip(), no copy
     upper, letters = _caps(text[:MAX_CHARS])
     if letters < minimum:
         return ""
@@ -60,10 +64,16 @@ def body_invisible_chars(msg: Any, ctx: Any, minimum: int = 3) -> str:
 
 @check("body_bidi_controls")
 def body_bidi_controls(msg: Any, ctx: Any) -> str:
-    found = _BIDI.search(_body(msg) + msg.from_name)
+    # One character class, so no match spans body and name: search them in turn,
+    # and the body only when it holds a direction control at all (all are above U+0370).
+    found = _BIDI.search(_body(msg)) if any(_BIDI.match(c) for c in body_chars_from_u0370(msg)) \
+        else None
+    if found is None and not msg.from_name.isascii():
+        found = _BIDI.search(msg.from_name)
     return f"direction control U+{ord(found.group(0)):04X}" if found else ""
 
 
+@lru_cache(maxsize=4096)
 def _script(ch: str) -> str:
     try:
         return unicodedata.name(ch).split(" ")[0]
@@ -74,9 +84,9 @@ def _script(ch: str) -> str:
 @check("body_mixed_script_words")
 def body_mixed_script_words(msg: Any, ctx: Any, minimum: int = 2) -> str:
     """Words mixing Latin with Cyrillic or Greek letters: homoglyph obfuscation."""
+    if not any(_script(c) in ("CYRILLIC", "GREEK") for c in body_chars_from_u0370(msg)):
+        return ""  # no Cyrillic or Greek letter at all (none is below U+0370)
     body = _body(msg)
-    if body.isascii():
-        return ""
     found = []
     for word in _WORDS.findall(body):
         if word.isascii() or len(word) < 3:
@@ -103,16 +113,15 @@ def subject_mixed_script(msg: Any, ctx: Any) -> str:
 @check("body_fancy_letters")
 def body_fancy_letters(msg: Any, ctx: Any, minimum: int = 5) -> str:
     """Mathematical alphanumerics and fullwidth letters used as text (𝐅𝐑𝐄𝐄, ＦＲＥＥ)."""
-    text = _body(msg)
-    if text.isascii():
-        return ""
-    count = len(_FANCY.findall(text))
+    if minimum > 0 and not any(_FANCY.match(c) for c in body_chars_from_u0370(msg)):
+        return ""  # every styled letter is above U+0370
+    count = len(_FANCY.findall(_body(msg)))
     return f"{count} styled letters" if count >= minimum else ""
 
 
 @check("body_length")
 def body_length(msg: Any, ctx: Any, maximum: int) -> str:
-    text = (msg.text if msg.text.strip() else msg.html_text).strip()
+    text = (msg.text if msg.text and not msg.text.isspace() else msg.html_text).strip()
     return f"{len(text)} characters of text" if 0 < len(text) <= maximum else ""
 
 
@@ -127,8 +136,11 @@ def body_money_amounts(msg: Any, ctx: Any, minimum: int) -> str:
     body = _body(msg)
     if minimum >= 1 and not any(mark in body for mark in _MONEY_MARKS):
         return ""  # every amount needs a currency sign or name: skip the scan
+    # Without a currency name only the sign branch can match: scan with it
+    # alone, which searches for the sign instead of trying both at every digit.
+    pattern = _MONEY if any(name in body for name in _CURRENCY_NAMES) else _MONEY_SIGNED
     found = []
-    for match in _MONEY.finditer(body):
+    for match in pattern.finditer(body):
         found.append(match.group(0))
         if len(found) >= minimum:
             break

@@ -9,15 +9,31 @@ import re
 from typing import Any
 
 from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks.features import header, own_domains
 
 _LIST_ID = re.compile(r"<?[A-Za-z0-9][\w.-]*\.[\w.-]+>?\s*$")
+_BRACKETED = re.compile(r"<([^<>\s]+)>")
+_MESSAGE_REF = re.compile(r"<[^<>\s]+@[^<>\s]+>")
+_REPLY_SUBJECT = re.compile(r"\s*(?:re|aw|sv|antw|vs|odp|r)\s*(?:\[\d+\])?\s*:", re.I)
+_ATTRIBUTION = re.compile(r"(?im)^(?:on .{5,200}wrote:|.{3,120} wrote:|"
+                          r"-----original message-----|quoting )")
+_REF_HOST = re.compile(r"<[^<>\s@]+@([^<>\s]+)>")
+
+
+def _references(msg: Any) -> str:
+    """In-Reply-To and References together ("" when the message has neither)."""
+    if not msg.has_header("In-Reply-To") and not msg.has_header("References"):
+        return ""
+    return (header(msg, "In-Reply-To") or "") + " " + (header(msg, "References") or "")
 
 
 @check("list_headers")
 def list_headers(msg: Any, ctx: Any) -> str:
     """A well-formed List-Id plus a way to reach the list (List-Post or List-Help)."""
-    list_id = msg.header("List-Id") or ""
-    bracket = re.search(r"<([^<>\s]+)>", list_id)
+    if not msg.has_header("List-Id"):
+        return ""
+    list_id = header(msg, "List-Id") or ""
+    bracket = _BRACKETED.search(list_id)
     value = bracket.group(1) if bracket else list_id.strip()
     if not value or not _LIST_ID.match(value) or "@" in value:
         return ""
@@ -30,10 +46,10 @@ def list_headers(msg: Any, ctx: Any) -> str:
 def thread_reply(msg: Any, ctx: Any) -> str:
     """A reply that names the message it answers (In-Reply-To or References) and
     quotes or keeps its subject."""
-    refs = (msg.header("In-Reply-To") or "") + " " + (msg.header("References") or "")
-    if not re.search(r"<[^<>\s]+@[^<>\s]+>", refs):
+    refs = _references(msg)
+    if not refs or not _MESSAGE_REF.search(refs):
         return ""
-    if re.match(r"\s*(?:re|aw|sv|antw|vs|odp|r)\s*(?:\[\d+\])?\s*:", msg.subject, re.I):
+    if _REPLY_SUBJECT.match(msg.subject):
         return f"reply: {msg.subject[:60]}"
     return ""
 
@@ -41,10 +57,11 @@ def thread_reply(msg: Any, ctx: Any) -> str:
 @check("quoted_reply_text")
 def quoted_reply_text(msg: Any, ctx: Any, minimum: int = 3) -> str:
     """Plain text quoting an earlier message line by line ("> ...")."""
-    lines = msg.text[:30000].splitlines()
-    quoted = sum(1 for line in lines if line.startswith(">"))
-    if quoted >= minimum and re.search(r"(?im)^(?:on .{5,200}wrote:|.{3,120} wrote:|"
-                                       r"-----original message-----|quoting )", msg.text[:30000]):
+    text = msg.text[:30000]
+    if minimum > 0 and ">" not in text:
+        return ""  # no line can start with ">"
+    quoted = sum(1 for line in text.splitlines() if line.startswith(">"))
+    if quoted >= minimum and _ATTRIBUTION.search(text):
         return f"{quoted} quoted lines with an attribution"
     return ""
 
@@ -53,12 +70,11 @@ def quoted_reply_text(msg: Any, ctx: Any, minimum: int = 3) -> str:
 def thread_started_by_us(msg: Any, ctx: Any) -> str:
     """A reply whose References name a message written on one of the organisation's
     own domains: someone answering mail our users sent."""
-    orgs = getattr(ctx.config, "orgs", None) or {}
-    domains = {d.lower() for o in orgs.values() for d in getattr(o, "domains", ())}
+    domains = own_domains(ctx)
     if not domains:
         return ""
-    refs = ((msg.header("In-Reply-To") or "") + " " + (msg.header("References") or ""))[:5000]
-    for found in re.findall(r"<[^<>\s@]+@([^<>\s]+)>", refs):
+    refs = _references(msg)[:5000]
+    for found in _REF_HOST.findall(refs):
         host = found.lower()
         if any(host == d or host.endswith("." + d) for d in domains):
             return f"answers a message from {host}"
@@ -80,7 +96,7 @@ def pgp_signed(msg: Any, ctx: Any) -> str:
 def mua_known(msg: Any, ctx: Any) -> str:
     """A mail client that people (not bulk tools) write with, named in the headers
     and consistent with a Message-ID of the shape that client makes."""
-    agent = (msg.header("User-Agent") or msg.header("X-Mailer") or "")[:200]
+    agent = (header(msg, "User-Agent") or header(msg, "X-Mailer") or "")[:200]
     mid = msg.message_id
     if not agent:
         return ""

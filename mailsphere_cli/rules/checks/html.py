@@ -14,11 +14,23 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\
 _TINY_STYLE = re.compile(r"font-size\s*:\s*(?:0?\.\d+|[0-2])(?:px|pt)?\s*(?:;|$|\")", re.I)
 _COLOR = re.compile(r"(?<![-\w])color\s*:\s*([#\w]+)", re.I)
 _BACKGROUND = re.compile(r"background(?:-color)?\s*:\s*([#\w]+)", re.I)
+# The same patterns over every style of a page at once, one a line: `$` must
+# then also match at each line's end. Whatever matches one style matches there.
+_HIDDEN_STYLE_ANY = re.compile(_HIDDEN_STYLE.pattern, re.I | re.M)
+_TINY_STYLE_ANY = re.compile(_TINY_STYLE.pattern, re.I | re.M)
 _WHITE = {"#fff", "#ffffff", "white", "#fefefe", "#fdfdfd", "#fcfcfc"}
 
 
 _REMOTE = re.compile(r"\s*https?://", re.I)
 _WORD3 = re.compile(r"[^\W\d_]{3,}")
+_SPACE_RUNS = re.compile(r"\s+")
+_HEX3 = re.compile(r"#[0-9a-f]{3}")
+_HTTP = re.compile(r"\s*https?://", re.I)
+_SENSITIVE = re.compile(r"pin|cvv|cvv2|ssn|social|card|expir|passw|account|routing|mother")
+_CLICK_HERE = re.compile(r"\s*(?:click|tap|press)\s+here[.!]*\s*|\s*here\s*", re.I)
+# A comment inside a word: what follows "<!--" in _COMMENT_IN_WORD
+_COMMENT_TAIL = re.compile(r"<!--[^>]{0,200}-->[A-Za-z]")
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 @per_message
@@ -31,17 +43,31 @@ def _tree(msg: Any):
 
 
 def _text_of(node: Any) -> str:
-    return re.sub(r"\s+", " ", node.text(deep=True, separator=" ")).strip()
+    return _SPACE_RUNS.sub(" ", node.text(deep=True, separator=" ")).strip()
 
 
-@check("html_hidden_text")
+@per_message
+def _styled(msg: Any) -> list[tuple[Any, str]]:
+    """(node, its style attribute) of the first MAX_NODES elements with a style."""
+    return [(node, node.attributes.get("style") or "") for node in
+            msg.html_doc.tree.css("[style]")[:MAX_NODES]]
+
+
+@per_message
+def _styles_text(msg: Any) -> str:
+    """Every style attribute, one a line: one search tells whether any could match."""
+    return "\n".join(style for _, style in _styled(msg))
+
+
+@check("html_hidden_text", requires="html")
 def html_hidden_text(msg: Any, ctx: Any, minimum: int = 20) -> str:
     """Text inside elements styled not to show (display:none, zero size or opacity)."""
     tree = _tree(msg)
     if tree is None:
         return ""
-    for node in tree.css("[style]")[:MAX_NODES]:
-        style = node.attributes.get("style") or ""
+    if not _HIDDEN_STYLE_ANY.search(_styles_text(msg)):
+        return ""
+    for node, style in _styled(msg):
         if _HIDDEN_STYLE.search(style):
             text = _text_of(node)
             if len(text) >= minimum:
@@ -49,15 +75,17 @@ def html_hidden_text(msg: Any, ctx: Any, minimum: int = 20) -> str:
     return ""
 
 
-@check("html_tiny_text")
+@check("html_tiny_text", requires="html")
 def html_tiny_text(msg: Any, ctx: Any, minimum: int = 20) -> str:
     """Text in a font too small to read (font-size 0-2px, or <font size=1> and below
     when it carries a lot of words)."""
     tree = _tree(msg)
     if tree is None:
         return ""
-    for node in tree.css("[style]")[:MAX_NODES]:
-        if _TINY_STYLE.search(node.attributes.get("style") or ""):
+    if _TINY_STYLE_ANY.search(_styles_text(msg)):
+        for node, style in _styled(msg):
+            if not _TINY_STYLE.search(style):
+                continue
             text = _text_of(node)
             if len(text) >= minimum:
                 return f"tiny text: {text[:60]}"
@@ -84,7 +112,7 @@ def _background(msg: Any) -> str:
 
 def _norm(colour: str) -> str:
     colour = colour.lower().strip()
-    if re.fullmatch(r"#[0-9a-f]{3}", colour):
+    if _HEX3.fullmatch(colour):
         colour = "#" + "".join(c * 2 for c in colour[1:])
     if colour == "white":
         return "#ffffff"
@@ -93,7 +121,7 @@ def _norm(colour: str) -> str:
     return colour
 
 
-@check("html_invisible_colour")
+@check("html_invisible_colour", requires="html")
 def html_invisible_colour(msg: Any, ctx: Any, minimum: int = 20) -> str:
     """Text coloured like the page (white on white), in a <font color> or a style,
     on an element without its own different background."""
@@ -119,15 +147,17 @@ def html_invisible_colour(msg: Any, ctx: Any, minimum: int = 20) -> str:
     return ""
 
 
-@check("html_images")
+@check("html_images", requires="html")
 def html_images(msg: Any, ctx: Any, kind: str, minimum: int = 1) -> str:
     tree = _tree(msg)
     if tree is None:
         return ""
     images = _images(msg)
     if kind == "remote_only_little_text":
+        if msg.text and not msg.text.isspace():
+            return ""
         remote = [i for i in images if _REMOTE.match(i.attributes.get("src") or "")]
-        if not remote or len(remote) != len(images) or (msg.text and not msg.text.isspace()):
+        if not remote or len(remote) != len(images):
             return ""
         words = count_upto(_WORD3, msg.html_text[:5000], 30)
         return f"{len(remote)} remote images and {words} words" if words < 30 else ""
@@ -146,19 +176,37 @@ def html_images(msg: Any, ctx: Any, kind: str, minimum: int = 1) -> str:
     raise ValueError(f"unknown html_images kind {kind!r}")
 
 
-@check("html_comment_stuffing")
+@check("html_comment_stuffing", requires="html")
 def html_comment_stuffing(msg: Any, ctx: Any, minimum: int) -> str:
     """Comments splitting words (vi<!-- x -->agra) or many comments in little text."""
     html = msg.html[:200_000]
     if "<!--" not in html:
         return ""
-    inside = re.findall(r"[A-Za-z]<!--[^>]{0,200}-->[A-Za-z]", html)
+    inside = _comments_in_words(html)
     if len(inside) >= minimum:
         return f"{len(inside)} comments inside words: {inside[0][:40]}"
     return ""
 
 
-@check("html_form")
+def _comments_in_words(html: str) -> list[str]:
+    """re.findall(r"[A-Za-z]<!--[^>]{0,200}-->[A-Za-z]", html), found from each "<!--"
+    rather than tried at every letter of the page."""
+    found: list[str] = []
+    start = 0  # where the next match may begin
+    at = html.find("<!--", 1)
+    while at >= 0:
+        if at - 1 >= start and html[at - 1] in _ASCII_LETTERS:
+            tail = _COMMENT_TAIL.match(html, at)
+            if tail:
+                found.append(html[at - 1: tail.end()])
+                start = tail.end()
+                at = html.find("<!--", start + 1)
+                continue
+        at = html.find("<!--", at + 1)
+    return found
+
+
+@check("html_form", requires="html")
 def html_form(msg: Any, ctx: Any, kind: str) -> str:
     tree = _tree(msg)
     if tree is None:
@@ -169,18 +217,18 @@ def html_form(msg: Any, ctx: Any, kind: str) -> str:
     if kind == "external_action":
         for form in tree.css("form")[:20]:
             action = form.attributes.get("action") or ""
-            if re.match(r"\s*https?://", action, re.I):
+            if _HTTP.match(action):
                 return f"form posts to {action[:100]}"
         return ""
     if kind == "sensitive_inputs":
         names = " ".join((i.attributes.get("name") or "") + " " + (i.attributes.get("id") or "")
                          for i in tree.css("input")[:MAX_NODES]).lower()
-        found = re.findall(r"pin|cvv|cvv2|ssn|social|card|expir|passw|account|routing|mother", names)
+        found = _SENSITIVE.findall(names)
         return f"inputs ask for {', '.join(sorted(set(found))[:4])}" if len(set(found)) >= 2 else ""
     raise ValueError(f"unknown html_form kind {kind!r}")
 
 
-@check("html_text_ratio_low")
+@check("html_text_ratio_low", requires="html")
 def html_text_ratio_low(msg: Any, ctx: Any, maximum_words: int) -> str:
     """HTML with links but almost no words of its own."""
     if not msg.html or (msg.text and not msg.text.isspace()):  # = msg.text.strip(), no copy
@@ -192,14 +240,14 @@ def html_text_ratio_low(msg: Any, ctx: Any, maximum_words: int) -> str:
     return f"{words} words, {anchors} links" if words <= maximum_words else ""
 
 
-@check("html_anchor_text")
+@check("html_anchor_text", requires="html")
 def html_anchor_text(msg: Any, ctx: Any, kind: str) -> str:
     if not msg.html:
         return ""
     anchors = msg.html_doc.anchors[:MAX_NODES]
     if kind == "click_here":
         for a in anchors:
-            if re.fullmatch(r"\s*(?:click|tap|press)\s+here[.!]*\s*|\s*here\s*", a.text, re.I):
+            if _CLICK_HERE.fullmatch(a.text):
                 return f"'{a.text.strip()}' -> {a.href[:80]}"
         return ""
     if kind == "empty_text":

@@ -53,7 +53,7 @@ def _mime_kind(msg: Any, parts: list[Any], texts: list[Any], htmls: list[Any], t
     if kind == "empty_body":
         if not parts or any(not p.is_text for p in parts):
             return ""
-        return "empty message body" if not (msg.text.strip() or msg.html.strip()) else ""
+        return "empty message body" if _blank(msg.text) and _blank(msg.html) else ""
     if kind == "text_base64":
         for part in texts + htmls:
             if part.cte == "base64":
@@ -105,6 +105,11 @@ def _mime_kind(msg: Any, parts: list[Any], texts: list[Any], htmls: list[Any], t
     raise ValueError(f"unknown mime_shape kind {kind!r}")
 
 
+def _blank(text: str) -> bool:
+    """not text.strip(), without copying the text."""
+    return not text or text.isspace()
+
+
 @check("mime_part_count")
 def mime_part_count(msg: Any, ctx: Any, minimum: int) -> str:
     count = len(msg.parts)
@@ -144,7 +149,7 @@ def mime_charset(msg: Any, ctx: Any, charsets: list[str]) -> str:
     return ""
 
 
-@check("mime_html_text_ratio")
+@check("mime_html_text_ratio", requires="html")
 def mime_html_text_ratio(msg: Any, ctx: Any, ratio: float) -> str:
     """HTML source much larger than the text it shows (markup padding, hidden junk)."""
     if not msg.html or len(msg.html) < 2000:
@@ -154,7 +159,7 @@ def mime_html_text_ratio(msg: Any, ctx: Any, ratio: float) -> str:
         else ""
 
 
-@check("mime_text_short_with_link")
+@check("mime_text_short_with_link", requires="urls")
 def mime_text_short_with_link(msg: Any, ctx: Any, words: int) -> str:
     """Little more than a link: the whole visible text is under `words` words."""
     if not msg.urls:

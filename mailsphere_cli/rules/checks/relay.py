@@ -44,7 +44,7 @@ def _as_ip(text: str) -> str:
 
 # -- reverse DNS ------------------------------------------------------------
 
-@check("rdns_missing", needs="perimeter")
+@check("rdns_missing", needs="perimeter", requires="handover")
 def rdns_missing(msg: Any, ctx: Any) -> str:
     """No reverse DNS: recorded as unknown by our MTA, or (online) no PTR at all."""
     hop = _hop(ctx)
@@ -56,7 +56,7 @@ def rdns_missing(msg: Any, ctx: Any) -> str:
     return ""
 
 
-@check("rdns_dynamic", needs="perimeter")
+@check("rdns_dynamic", needs="perimeter", requires="handover")
 def rdns_dynamic(msg: Any, ctx: Any) -> str:
     hop = _hop(ctx)
     if hop is None or hop.authenticated:
@@ -75,7 +75,7 @@ def _own_names(ctx: Any) -> tuple[set[str], set[str]]:
     return domains, hosts
 
 
-@check("helo_check", needs="perimeter")
+@check("helo_check", needs="perimeter", requires="handover")
 def helo_check(msg: Any, ctx: Any, kind: str) -> str:
     hop = _hop(ctx)
     if hop is None or not hop.helo or hop.authenticated:

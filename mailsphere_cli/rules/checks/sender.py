@@ -6,7 +6,8 @@ import re
 import unicodedata
 from typing import Any
 
-from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks import batch, check
+from mailsphere_cli.rules.checks.features import domain_of, own_domains, sender_address
 from mailsphere_cli.rules.checks.url import (brand_owning, brands_named, is_freemail,
                                              lookalike_of, reg_domain, suspicious_tld)
 
@@ -17,15 +18,10 @@ _CORPORATE = re.compile(
     r"gmbh|plc|company|official|online|verification|notification|alert|office|ceo|cfo|"
     r"director|manager|president|webmaster|postmaster|mail delivery|it department)\b", re.I)
 _ADDRESS_IN_NAME = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-
-
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].strip(".>").lower() if "@" in address else ""
-
-
-def _own_domains(ctx: Any) -> tuple[str, ...]:
-    orgs = getattr(ctx.config, "orgs", None) or {}
-    return tuple(sorted({d.lower() for o in orgs.values() for d in getattr(o, "domains", ())}))
+_IP_LITERAL = re.compile(r"\[?\d{1,3}(?:\.\d{1,3}){3}\]?")
+_CONSONANT_RUN = re.compile(r"[bcdfghjklmnpqrstvwxz]{6,}")
+_DOMAIN_NAME = re.compile(r"(?:[\w-]+\.)+[a-z]{2,}", re.I)
+_domain = domain_of
 
 
 @check("from_freemail")
@@ -62,10 +58,9 @@ def from_brand_name_foreign_domain(msg: Any, ctx: Any) -> str:
 
 @check("from_lookalike")
 def from_lookalike(msg: Any, ctx: Any, header: str = "From") -> str:
-    address = {"From": msg.from_addr, "Reply-To": msg.reply_to,
-               "Return-Path": msg.return_path}.get(header, "")
+    address = sender_address(msg, ctx, header) if header in ("From", "Reply-To", "Return-Path") else ""
     domain = _domain(address)
-    return lookalike_of(domain, _own_domains(ctx)) if domain else ""
+    return lookalike_of(domain, own_domains(ctx)) if domain else ""
 
 
 @check("from_idn")
@@ -101,24 +96,19 @@ def _script(ch: str) -> str:
 @check("domain_mismatch")
 def domain_mismatch(msg: Any, ctx: Any, left: str, right: str) -> str:
     """Two sender addresses on unrelated registrable domains (both must be present)."""
-    pick = {"From": msg.from_addr, "Reply-To": msg.reply_to, "Return-Path": msg.return_path,
-            "Sender": _first_addr(msg.header("Sender") or ""),
-            "Envelope": ctx.auth.get("env_from") or ""}
-    a, b = _domain(pick.get(left, "")), _domain(pick.get(right, ""))
-    if not a or not b or reg_domain(a) == reg_domain(b):
+    a = _domain(sender_address(msg, ctx, left))
+    if not a:
+        return ""
+    b = _domain(sender_address(msg, ctx, right))
+    if not b or reg_domain(a) == reg_domain(b):
         return ""
     return f"{left} {a} vs {right} {b}"
-
-
-def _first_addr(value: str) -> str:
-    found = _ADDRESS_IN_NAME.search(value)
-    return found.group(0).lower() if found else ""
 
 
 @check("reply_to_freemail")
 def reply_to_freemail(msg: Any, ctx: Any) -> str:
     """Replies go to a free-mail address while From is not free mail."""
-    reply = _domain(msg.reply_to)
+    reply = _domain(sender_address(msg, ctx, "Reply-To"))
     if reply and is_freemail(reply) and msg.from_domain and not is_freemail(msg.from_domain):
         return f"Reply-To {msg.reply_to}, From {msg.from_addr}"
     return ""
@@ -127,7 +117,8 @@ def reply_to_freemail(msg: Any, ctx: Any) -> str:
 @check("name_has_other_address")
 def name_has_other_address(msg: Any, ctx: Any) -> str:
     """The display name carries an address other than the real one."""
-    found = _ADDRESS_IN_NAME.search(msg.from_name[:300])
+    name = msg.from_name[:300]
+    found = _ADDRESS_IN_NAME.search(name) if "@" in name else None
     if found and found.group(0).lower() != msg.from_addr:
         return f"name shows {found.group(0)}, address is {msg.from_addr}"
     return ""
@@ -138,7 +129,19 @@ def from_domain_shape(msg: Any, ctx: Any, kind: str) -> str:
     domain = msg.from_domain
     if not domain:
         return ""
+    return _domain_shape(domain, reg_domain(domain).split(".")[0], kind)
+
+
+@batch("from_domain_shape")
+def from_domain_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    domain = msg.from_domain
+    if not domain:
+        return [""] * len(args_list)
     label = reg_domain(domain).split(".")[0]
+    return [_domain_shape(domain, label, **args) for args in args_list]
+
+
+def _domain_shape(domain: str, label: str, kind: str) -> str:
     if kind == "digits":
         digits = sum(c.isdigit() for c in label)
         return f"{domain}: {digits} digits in {label}" if digits >= 4 else ""
@@ -150,14 +153,13 @@ def from_domain_shape(msg: Any, ctx: Any, kind: str) -> str:
         tld = suspicious_tld(domain)
         return f"{domain} (.{tld})" if tld else ""
     if kind == "ip_literal":
-        return f"From domain {domain} is an address literal" if re.fullmatch(
-            r"\[?\d{1,3}(?:\.\d{1,3}){3}\]?", domain) else ""
+        return f"From domain {domain} is an address literal" if _IP_LITERAL.fullmatch(domain) else ""
     if kind == "no_dot":
         return f"From domain {domain} has no dot" if "." not in domain else ""
     if kind == "many_labels":
         return f"From domain {domain} has {domain.count('.') + 1} labels" if domain.count(".") >= 4 else ""
     if kind == "random":
-        return f"{domain}: consonant run in {label}" if re.search(r"[bcdfghjklmnpqrstvwxz]{6,}", label) else ""
+        return f"{domain}: consonant run in {label}" if _CONSONANT_RUN.search(label) else ""
     raise ValueError(f"unknown from_domain_shape kind {kind!r}")
 
 
@@ -169,7 +171,7 @@ def from_local_shape(msg: Any, ctx: Any, kind: str) -> str:
     if kind == "digits":
         return f"{msg.from_addr}: many digits" if sum(c.isdigit() for c in local) >= 5 else ""
     if kind == "random":
-        return f"{msg.from_addr}: random-looking" if re.search(r"[bcdfghjklmnpqrstvwxz]{6,}", local) else ""
+        return f"{msg.from_addr}: random-looking" if _CONSONANT_RUN.search(local) else ""
     if kind == "long":
         return f"{msg.from_addr}: {len(local)}-character local part" if len(local) >= 30 else ""
     if kind == "equals_domain_user":
@@ -203,7 +205,7 @@ def from_name_recipient_domain(msg: Any, ctx: Any) -> str:
 @check("org_domain_lookalike")
 def org_domain_lookalike(msg: Any, ctx: Any) -> str:
     """From imitates one of the configured organisation's own domains."""
-    own = _own_domains(ctx)
+    own = own_domains(ctx)
     if not own or not msg.from_domain or reg_domain(msg.from_domain) in own:
         return ""
     found = lookalike_of(msg.from_domain, own)
@@ -219,8 +221,10 @@ def from_name_shape(msg: Any, ctx: Any, kind: str) -> str:
         letters = [c for c in name if c.isalpha()]
         return name if len(letters) >= 6 and all(c.isupper() for c in letters) else ""
     if kind == "is_domain":
-        return name if re.fullmatch(r"(?:[\w-]+\.)+[a-z]{2,}", name, re.I) else ""
+        return name if _DOMAIN_NAME.fullmatch(name) else ""
     if kind == "non_latin_mix":
+        if name.isascii():
+            return ""  # every ASCII letter is Latin: one script at most
         scripts = {_script(c) for c in name if c.isalpha()}
         scripts.discard("")
         return f"{name}: {', '.join(sorted(scripts))}" if len(scripts) > 1 else ""

@@ -3,6 +3,7 @@ software normally supplies, but bulk-mailing tools leave for a relay to fill in.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from mailsphere_cli.perimeter.dmarc import org_domain
 from mailsphere_cli.rules.checks import check
@@ -17,6 +18,7 @@ _LOCAL_NETS = tuple(ipaddress.ip_network(net) for net in (
     "100.64.0.0/10", "0.0.0.0/8", "::1/128", "fc00::/7", "fe80::/10"))
 
 
+@lru_cache(maxsize=4096)
 def _public_ip(text: str) -> bool:
     try:
         ip = ipaddress.ip_address(text)
@@ -34,7 +36,6 @@ def msgid_from_relay(msg, ctx) -> str | None:
     the sender's own organisation doing it (an ISP smarthost completing a
     customer's mail) is ordinary and does not count."""
     message_id = msg.message_id
-    sender_org = org_domain(msg.from_domain.lower()) if msg.from_domain else ""
     if not message_id:
         return None
     for relay in ctx.relays[:30]:
@@ -42,8 +43,10 @@ def msgid_from_relay(msg, ctx) -> str | None:
         if len(queue_id) < MIN_QUEUE_ID or queue_id not in message_id:
             continue
         maker = message_id.rpartition("@")[2].strip("<> ").lower()
-        if sender_org and "." in maker and org_domain(maker) == sender_org:
-            return None
+        if msg.from_domain and "." in maker:  # the sender's organisation, asked only now
+            sender_org = org_domain(msg.from_domain.lower())
+            if sender_org and org_domain(maker) == sender_org:
+                return None
         if "SMTP" in (relay.protocol or "").upper() and _public_ip(relay.ip):
             return f"{message_id[:80]} made by {relay.by or 'a relay'} (queue id {queue_id}, client {relay.ip})"
     return None

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mailsphere_cli.rules.checks import check, per_message
+from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks.features import MAX_URLS, hosts, links, own_domains
 from mailsphere_cli.urls import is_ip, normalise_url, url_host, url_host_unicode
 
-MAX_URLS = 300
 _SPACES = re.compile(r"\s+")
 
 # -- reference data ---------------------------------------------------------------
@@ -116,9 +116,30 @@ def _brand_words() -> tuple[re.Pattern[str] | None, dict[str, Brand]]:
     return re2.compile((r"(?i)\b(?:%s)\b" % "|".join(words)).encode("utf-8")), owner
 
 
-@lru_cache(maxsize=8)
+SHORT_TEXT = 300
+
+
 def brands_named(text: str, limit: int = 20_000) -> list[Brand]:
-    """Brands whose name appears in the text (non-ambiguous brands only), one pass."""
+    """Brands whose name appears in the text (non-ambiguous brands only), one pass.
+
+    Short texts (display names, subjects) recur across messages and are kept in
+    a large cache; bodies only for the message at hand. Read-only result."""
+    if len(text) <= SHORT_TEXT:
+        return _brands_named_short(text, limit)
+    return _brands_named_long(text, limit)
+
+
+@lru_cache(maxsize=4096)
+def _brands_named_short(text: str, limit: int) -> list[Brand]:
+    return _find_brands(text, limit)
+
+
+@lru_cache(maxsize=8)
+def _brands_named_long(text: str, limit: int) -> list[Brand]:
+    return _find_brands(text, limit)
+
+
+def _find_brands(text: str, limit: int) -> list[Brand]:
     pattern, owner = _brand_words()
     if pattern is None:
         return []
@@ -133,11 +154,13 @@ def brands_named(text: str, limit: int = 20_000) -> list[Brand]:
     return list(found.values())
 
 
+@lru_cache(maxsize=8192)
 def is_freemail(domain: str) -> bool:
     domain = domain.lower()
     return domain in word_list("freemail.txt") or reg_domain(domain) in word_list("freemail.txt")
 
 
+@lru_cache(maxsize=8192)
 def suspicious_tld(host: str) -> str:
     tlds = word_list("tlds.txt")
     labels = host.lower().rstrip(".").split(".")
@@ -266,6 +289,13 @@ def lookalike_of(host: str, extra: tuple[str, ...] = ()) -> str:
     domain = reg_domain(host)
     if not domain or looks_ip(domain) or brand_owning(host) or "." not in domain:
         return ""
+    return _lookalike_domain(domain, extra)
+
+
+@lru_cache(maxsize=8192)
+def _lookalike_domain(domain: str, extra: tuple[str, ...]) -> str:
+    """lookalike_of for a registrable domain that no brand owns (the hosts of one
+    site share the answer)."""
     label = domain.split(".")[0]
     if len(label) > 63:
         return ""
@@ -292,29 +322,10 @@ def _label_owners() -> dict[str, str]:
     return {label: b.name for b in brands() for label in b.labels if label not in _EVERYDAY}
 
 
-def _urls(msg: Any) -> list[str]:
-    return msg.urls[:MAX_URLS]
-
-
-@per_message
-def _hosts(msg: Any) -> list[str]:
-    seen: dict[str, None] = {}
-    for url in _urls(msg):
-        host = url_host(url)
-        if host:
-            seen.setdefault(host, None)
-    return list(seen)
-
-
-def _own_domains(ctx: Any) -> tuple[str, ...]:
-    orgs = getattr(ctx.config, "orgs", None) or {}
-    return tuple(sorted({d.lower() for o in orgs.values() for d in getattr(o, "domains", ())}))
-
-
 _SHOWN_DOMAIN = re.compile(r"^\s*(?:https?://)?(?:[\w-]+\.)+[a-z]{2,24}(?:[:/]\S*)?\s*$", re.I)
 
 
-@check("url_anchor_mismatch")
+@check("url_anchor_mismatch", requires="html")
 def url_anchor_mismatch(msg: Any, ctx: Any) -> str:
     """The text of a link shows one domain while the link goes to another."""
     if not msg.html:
@@ -335,59 +346,69 @@ def url_anchor_mismatch(msg: Any, ctx: Any) -> str:
     return ""
 
 
-@check("url_brand_elsewhere")
+@check("url_brand_elsewhere", requires="urls")
 def url_brand_elsewhere(msg: Any, ctx: Any, where: str) -> str:
     """A brand's name in a link's host or path while the host is not the brand's.
 
     where = "subdomain": paypal.com.secure-check.net, www.ebay.de.example.ru
     where = "path": evil.example/paypal/login, evil.example/www.ebay.com/
     """
-    for url in _urls(msg):
-        host = url_host(url)
+    if where == "subdomain":
+        for host in hosts(msg):  # the answer depends on the host alone
+            found = _brand_in_subdomain(host)
+            if found:
+                return found
+        return ""
+    if where != "path":
+        raise ValueError(f"unknown where {where!r}")
+    for url, host in links(msg):
         if not host or brand_owning(host):
             continue
-        if where == "subdomain":
-            labels = host.split(".")
-            domain_labels = reg_domain(host).split(".")
-            owners = _label_owners()
-            for label in labels[: max(0, len(labels) - len(domain_labels))]:
-                if label in owners:
-                    return f"{host} puts {owners[label]} in front of {reg_domain(host)}"
-        elif where == "path":
-            path = urlsplit(url).path.lower()[:300]
-            if "." not in path:
-                continue
-            found = _brand_domain_re().search(path)
-            if found:
-                return f"{url[:120]} carries {found.group(0)} in its path"
-        else:
-            raise ValueError(f"unknown where {where!r}")
+        path = urlsplit(url).path.lower()[:300]
+        if "." not in path:
+            continue
+        found = _brand_domain_re().search(path)
+        if found:
+            return f"{url[:120]} carries {found.group(0)} in its path"
     return ""
 
 
-@check("url_lookalike")
+@lru_cache(maxsize=8192)
+def _brand_in_subdomain(host: str) -> str:
+    if brand_owning(host):
+        return ""
+    labels = host.split(".")
+    domain = reg_domain(host)
+    owners = _label_owners()
+    for label in labels[: max(0, len(labels) - len(domain.split(".")))]:
+        if label in owners:
+            return f"{host} puts {owners[label]} in front of {domain}"
+    return ""
+
+
+@check("url_lookalike", requires="urls")
 def url_lookalike(msg: Any, ctx: Any) -> str:
-    own = _own_domains(ctx)
-    for host in _hosts(msg):
+    own = own_domains(ctx)
+    for host in hosts(msg):
         found = lookalike_of(host, own)
         if found:
             return found
     return ""
 
 
-@check("url_host_listed")
+@check("url_host_listed", requires="urls")
 def url_host_listed(msg: Any, ctx: Any, data: str) -> str:
     """A link's host (or its registrable domain) is on a data list (shorteners...)."""
     listed = word_list(data)
-    for host in _hosts(msg):
+    for host in hosts(msg):
         if host in listed or reg_domain(host) in listed or host.removeprefix("www.") in listed:
             return host
     return ""
 
 
-@check("url_suspicious_tld")
+@check("url_suspicious_tld", requires="urls")
 def url_suspicious_tld(msg: Any, ctx: Any) -> str:
-    for host in _hosts(msg):
+    for host in hosts(msg):
         tld = suspicious_tld(host)
         if tld and not looks_ip(host):
             return f"{host} (.{tld})"
@@ -396,7 +417,7 @@ def url_suspicious_tld(msg: Any, ctx: Any) -> str:
 
 @check("url_distinct_domains")
 def url_distinct_domains(msg: Any, ctx: Any, count: int) -> str:
-    domains = {reg_domain(h) for h in _hosts(msg)}
+    domains = {reg_domain(h) for h in hosts(msg)}
     return f"{len(domains)} distinct link domains" if len(domains) >= count else ""
 
 
@@ -410,23 +431,21 @@ _LOGIN_PATH = re.compile(r"log-?in|log-?on|sign-?in|signon|verif|confirm|webscr|
 _LOGIN_HOST = re.compile(r"secure|account|update|log-?in|sign-?in|verif|banking|webscr|confirm", re.I)
 
 
-@check("url_login_non_brand")
+@check("url_login_non_brand", requires="urls")
 def url_login_non_brand(msg: Any, ctx: Any) -> str:
     """The message names a brand and links to a sign-in looking page not on its domains."""
-    named = brands_named(msg.body)
-    if not named:
-        return ""
-    for url in _urls(msg):
-        host = url_host(url)
+    for url, host in links(msg):
         if not host or brand_owning(host):
             continue
         parts = urlsplit(url)
         if _LOGIN_PATH.search(parts.path[:300] + "?" + parts.query[:300]) or _LOGIN_HOST.search(host):
-            return f"names {named[0].name} but links to {url[:120]}"
+            # the first such link; only now is the body read for brand names
+            named = brands_named(msg.body)
+            return f"names {named[0].name} but links to {url[:120]}" if named else ""
     return ""
 
 
-@check("url_only_foreign_brand")
+@check("url_only_foreign_brand", requires="urls")
 def url_only_foreign_brand(msg: Any, ctx: Any) -> str:
     """From claims a brand's domain, and some links go there, but the action link does not.
 
@@ -436,21 +455,20 @@ def url_only_foreign_brand(msg: Any, ctx: Any) -> str:
     brand = brand_owning(msg.from_domain) if msg.from_domain else None
     if brand is None:
         return ""
-    hosts = _hosts(msg)
-    foreign = [h for h in hosts if brand_owning(h) is not brand]
-    if foreign and len(foreign) < len(hosts):
+    linked = hosts(msg)
+    foreign = [h for h in linked if brand_owning(h) is not brand]
+    if foreign and len(foreign) < len(linked):
         return f"From {msg.from_domain} ({brand.name}) but links also go to {foreign[0]}"
     return ""
 
 
-@check("url_brand_mentioned_no_brand_link")
+@check("url_brand_mentioned_no_brand_link", requires="urls")
 def url_brand_mentioned_no_brand_link(msg: Any, ctx: Any) -> str:
     """The subject or From names a brand; links exist but none is on a domain of that brand."""
-    named = brands_named(msg.subject + " " + msg.from_name)
-    hosts = _hosts(msg)
-    if not named or not hosts:
+    linked = hosts(msg)
+    if not linked:
         return ""
-    for brand in named:
-        if not any(brand_owning(h) is brand for h in hosts):
-            return f"names {brand.name}; links go to {hosts[0]}"
+    for brand in brands_named(msg.subject + " " + msg.from_name):
+        if not any(brand_owning(h) is brand for h in linked):
+            return f"names {brand.name}; links go to {linked[0]}"
     return ""

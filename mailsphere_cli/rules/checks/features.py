@@ -1,0 +1,135 @@
+"""Facts about one message that several checks read, worked out once.
+
+The checks stay small functions of (msg, ctx); what they share lives here:
+decoded header values, the sender addresses, the links with their hosts, the
+organisation's own domains, and cheap "is there anything to look at" answers
+that let a check return at once on the common plain message. Each fact is
+computed on first use for the message being scanned (`per_message`) or, when
+it depends only on a short key (a header value, a host), cached across
+messages (the same senders and sites come back again and again).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from mailsphere_cli.rules.checks import per_message
+from mailsphere_cli.urls import url_host
+
+MAX_URLS = 300  # links looked at per message
+
+
+# -- what a message has --------------------------------------------------------------
+#
+# The inputs a check may declare it `requires`: for a message without one, the
+# engine leaves the check out instead of calling it to return nothing.
+
+INPUTS: dict[str, Any] = {
+    "html": lambda msg, ctx: bool(msg.html),
+    "urls": lambda msg, ctx: bool(msg.urls),
+    "handover": lambda msg, ctx: ctx.handover is not None and bool(ctx.relays),
+    "attachments": lambda msg, ctx: bool(ctx.attachments),
+}
+
+
+# -- headers -------------------------------------------------------------------
+
+@per_message
+def _decoded_headers(msg: Any) -> dict[str, str | None]:
+    return {}
+
+
+def header(msg: Any, name: str) -> str | None:
+    """msg.header(name) (the first value, decoded), decoded once per message."""
+    values = _decoded_headers(msg)
+    try:
+        return values[name]
+    except KeyError:
+        value = values[name] = msg.header(name)
+        return value
+
+
+_ADDRESS_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def first_address_in(value: str) -> str:
+    """The first thing shaped like an address in a header value, lowercased."""
+    found = _ADDRESS_IN_TEXT.search(value)
+    return found.group(0).lower() if found else ""
+
+
+def sender_address(msg: Any, ctx: Any, which: str) -> str:
+    """The address a sender header names: From, Reply-To, Return-Path, Sender, or the
+    envelope sender of the perimeter's record ("" when absent). A header the
+    message does not carry is not parsed at all."""
+    if which == "From":
+        return msg.from_addr
+    if which == "Reply-To":
+        return msg.reply_to if msg.has_header("Reply-To") else ""
+    if which == "Return-Path":
+        return msg.return_path if msg.has_header("Return-Path") else ""
+    if which == "Sender":
+        return first_address_in(header(msg, "Sender") or "") if msg.has_header("Sender") else ""
+    if which == "Envelope":
+        return ctx.auth.get("env_from") or ""
+    return ""
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].strip(".>").lower() if "@" in address else ""
+
+
+# -- links ---------------------------------------------------------------------
+
+@per_message
+def links(msg: Any) -> list[tuple[str, str]]:
+    """(url, host) of the first MAX_URLS links; the host is "" when the URL has none."""
+    return [(url, _host(url)) for url in msg.urls[:MAX_URLS]]
+
+
+@lru_cache(maxsize=16384)
+def _host(url: str) -> str:
+    return url_host(url)
+
+
+@per_message
+def hosts(msg: Any) -> list[str]:
+    """The distinct hosts of the links, in the order they first appear."""
+    seen: dict[str, None] = {}
+    for _, host in links(msg):
+        if host:
+            seen.setdefault(host, None)
+    return list(seen)
+
+
+# -- the organisation ----------------------------------------------------------------
+
+_own_cache: list[Any] = [None, ()]
+
+
+def own_domains(ctx: Any) -> tuple[str, ...]:
+    """The configured organisations' domains, lowercased and sorted (one answer per config)."""
+    config = ctx.config
+    if _own_cache[0] is not config:
+        orgs = getattr(config, "orgs", None) or {}
+        _own_cache[1] = tuple(sorted({d.lower() for o in orgs.values()
+                                      for d in getattr(o, "domains", ())}))
+        _own_cache[0] = config
+    return _own_cache[1]
+
+
+# -- text ------------------------------------------------------------------------
+
+_ABOVE_LATIN_EXTENSIONS = re.compile("[^\x00-\u036f]+")
+
+
+@per_message
+def body_chars_from_u0370(msg: Any) -> frozenset[str]:
+    """The distinct characters of the body from U+0370 up (Greek, Cyrillic and
+    every script after them), so that script checks need not walk the words of
+    a body written in Latin letters only."""
+    body = msg.body
+    if body.isascii():
+        return frozenset()
+    return frozenset("".join(_ABOVE_LATIN_EXTENSIONS.findall(body)))
