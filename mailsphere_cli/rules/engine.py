@@ -8,6 +8,7 @@ dependency order, over every hit of every stage so far.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from mailsphere_cli.rules import expr
@@ -118,7 +119,13 @@ class CompiledRules:
 
 
 def _eval_hit(rule: Rule, result: object) -> Hit:
-    return Hit(rule.id, _evidence(rule.description if result is True else str(result), 160))
+    return Hit(rule.id, _eval_evidence(rule.description if result is True else str(result)))
+
+
+@lru_cache(maxsize=4096)
+def _eval_evidence(text: str) -> str:
+    """Evidence of an eval hit; the same texts (descriptions, "no Message-ID") recur."""
+    return _evidence(text, 160)
 
 
 @dataclass

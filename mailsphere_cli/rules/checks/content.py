@@ -149,7 +149,16 @@ def body_money_amounts(msg: Any, ctx: Any, minimum: int) -> str:
 
 @check("subject_shape")
 def subject_shape(msg: Any, ctx: Any, kind: str) -> str:
+    return _subject_kind(msg, msg.subject[:500], kind)
+
+
+@batch("subject_shape")
+def subject_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
     subject = msg.subject[:500]
+    return [_subject_kind(msg, subject, **args) for args in args_list]
+
+
+def _subject_kind(msg: Any, subject: str, kind: str) -> str:
     if kind == "empty":
         return "no subject" if not subject.strip() else ""
     if kind == "caps_words":

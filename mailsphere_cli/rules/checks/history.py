@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from mailsphere_cli.rules.checks import batch, check
+from mailsphere_cli.rules.checks.features import header
 
 _IP_DOMAIN = re.compile(r"@\[?\d{1,3}(?:\.\d{1,3}){3}\]?$")
 _BIG_PROVIDER = re.compile(r"(?:^|\.)(hotmail|yahoo|aol|msn|gmail|google|outlook|live|mail\.ru|"
@@ -57,10 +59,20 @@ def _offset(msg: Any, date: datetime, now: datetime, source: str, direction: str
         delta = (date - now) if direction == "future" else (now - date)
     except (TypeError, OverflowError):
         return ""
-    if delta < timedelta(hours=hours) or (max_hours and delta >= timedelta(hours=max_hours)):
+    return _band(msg, delta, now, source, direction, hours, max_hours)
+
+
+def _band(msg: Any, delta: timedelta, now: datetime, source: str, direction: str, hours: float,
+          max_hours: float = 0) -> str:
+    if delta < _hours(hours) or (max_hours and delta >= _hours(max_hours)):
         return ""
-    return f"Date {msg.header('Date')} is {delta} {'after' if direction == 'future' else 'before'} " \
+    return f"Date {header(msg, 'Date')} is {delta} {'after' if direction == 'future' else 'before'} " \
            f"the {source} time {now.isoformat()}"
+
+
+@lru_cache(maxsize=64)
+def _hours(hours: float) -> timedelta:
+    return timedelta(hours=hours)
 
 
 @check("received_count")
@@ -97,9 +109,21 @@ def received_helo_claims_provider(msg: Any, ctx: Any) -> str:
 
 @check("date_shape")
 def date_shape(msg: Any, ctx: Any, kind: str) -> str:
-    value = msg.header("Date")
+    value = header(msg, "Date")
     if value is None:
         return ""
+    return _date_kind(msg, value, kind)
+
+
+@batch("date_shape")
+def date_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    value = header(msg, "Date")
+    if value is None:
+        return [""] * len(args_list)
+    return [_date_kind(msg, value, **args) for args in args_list]
+
+
+def _date_kind(msg: Any, value: str, kind: str) -> str:
     if kind == "unparseable":
         return f"Date: {value[:80]}" if msg.date is None else ""
     if kind == "no_zone":
@@ -132,11 +156,23 @@ def received_date_spread(msg: Any, ctx: Any, hours: float) -> str:
 @check("message_id_shape")
 def message_id_shape(msg: Any, ctx: Any, kind: str) -> str:
     value = msg.message_id
+    return _message_id_kind(value, value.strip().strip("<>") if value else "", kind)
+
+
+@batch("message_id_shape")
+def message_id_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    value = msg.message_id
+    if not value:
+        return ["no Message-ID" if args["kind"] == "missing" else "" for args in args_list]
+    inner = value.strip().strip("<>")
+    return [_message_id_kind(value, inner, **args) for args in args_list]
+
+
+def _message_id_kind(value: str, inner: str, kind: str) -> str:
     if kind == "missing":
         return "" if value else "no Message-ID"
     if not value:
         return ""
-    inner = value.strip().strip("<>")
     if kind == "no_angle":
         return value if not (value.startswith("<") and value.rstrip().endswith(">")) else ""
     if kind == "no_at":
@@ -161,4 +197,14 @@ def date_offset_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
     now, source = reference_clock(msg, ctx)
     if date is None or now is None or source == "Date header":
         return [""] * len(args_list)
-    return [_offset(msg, date, now, source, **args) for args in args_list]
+    try:
+        ahead = date - now
+    except (TypeError, OverflowError):  # now - date would fail alike
+        return [""] * len(args_list)
+    deltas = {"future": ahead, "past": -ahead}  # -(date - now) is exactly now - date
+    out = []
+    for args in args_list:
+        direction = args["direction"]
+        delta = deltas.get(direction, deltas["past"])
+        out.append(_band(msg, delta, now, source, **args))
+    return out

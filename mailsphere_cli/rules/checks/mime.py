@@ -2,8 +2,10 @@
 declared and encoded, and whether the text and HTML versions agree."""
 from __future__ import annotations
 
+import codecs
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from mailsphere_cli.rules.checks import batch, check, count_upto, per_message
 
@@ -15,94 +17,153 @@ def _content_type(msg: Any) -> str:
     return (msg.raw_header("Content-Type") or "").lower()
 
 
+@dataclass(frozen=True, slots=True)
+class _Mime:
+    """What the mime_shape kinds look at, gathered once per message."""
+
+    msg: Any
+    parts: list[Any]
+    texts: list[Any]
+    htmls: list[Any]
+    top: str  # the top-level Content-Type, lowercased
+
+
 @check("mime_shape")
 def mime_shape(msg: Any, ctx: Any, kind: str) -> str:
-    return _mime_kind(msg, msg.parts, msg.text_parts, msg.html_parts, _content_type(msg), kind)
+    return _mime_kind(_mime(msg), kind)
 
 
 @batch("mime_shape")
 def mime_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
-    shared = (msg.parts, msg.text_parts, msg.html_parts, _content_type(msg))
-    return [_mime_kind(msg, *shared, **args) for args in args_list]
+    facts = _mime(msg)
+    return [_mime_kind(facts, **args) for args in args_list]
 
 
-def _mime_kind(msg: Any, parts: list[Any], texts: list[Any], htmls: list[Any], top: str,
-               kind: str) -> str:
-    if kind == "html_only":
-        return "HTML body with no plain-text part" if htmls and not texts else ""
-    if kind == "alternative_single":
-        if "multipart/alternative" in top and len(parts) == 1:
-            return "multipart/alternative with a single part"
+def _mime(msg: Any) -> _Mime:
+    return _Mime(msg, msg.parts, msg.text_parts, msg.html_parts, _content_type(msg))
+
+
+def _mime_kind(m: _Mime, kind: str) -> str:
+    judge = _KINDS.get(kind)
+    if judge is None:
+        raise ValueError(f"unknown mime_shape kind {kind!r}")
+    return judge(m)
+
+
+def _html_only(m: _Mime) -> str:
+    return "HTML body with no plain-text part" if m.htmls and not m.texts else ""
+
+
+def _alternative_single(m: _Mime) -> str:
+    if "multipart/alternative" in m.top and len(m.parts) == 1:
+        return "multipart/alternative with a single part"
+    return ""
+
+
+def _multipart_no_boundary(m: _Mime) -> str:
+    top = m.top
+    return f"Content-Type: {top[:80]}" if top.startswith("multipart/") and "boundary" not in top else ""
+
+
+def _multipart_no_mime_version(m: _Mime) -> str:
+    return "multipart without MIME-Version" if m.top.startswith("multipart/") and \
+        not m.msg.has_header("MIME-Version") else ""
+
+
+def _no_text(m: _Mime) -> str:
+    if not m.texts and not m.htmls and m.parts:
+        return f"no readable text part among {len(m.parts)} parts"
+    return ""
+
+
+def _image_only(m: _Mime) -> str:
+    images = [p for p in m.parts if p.content_type.startswith("image/")]
+    if not images:
         return ""
-    if kind == "multipart_no_boundary":
-        return f"Content-Type: {top[:80]}" if top.startswith("multipart/") and \
-            "boundary" not in top else ""
-    if kind == "multipart_no_mime_version":
-        return "multipart without MIME-Version" if top.startswith("multipart/") and \
-            not msg.has_header("MIME-Version") else ""
-    if kind == "no_text":
-        if not texts and not htmls and parts:
-            return f"no readable text part among {len(parts)} parts"
+    words = count_upto(_WORD, m.msg.text[:5000] + " " + m.msg.html_text[:5000], 20)
+    return f"{len(images)} images and {words} words" if words < 20 else ""
+
+
+def _empty_body(m: _Mime) -> str:
+    if not m.parts or any(not p.is_text for p in m.parts):
         return ""
-    if kind == "image_only":
-        images = [p for p in parts if p.content_type.startswith("image/")]
-        if not images:
-            return ""
-        words = count_upto(_WORD, msg.text[:5000] + " " + msg.html_text[:5000], 20)
-        return f"{len(images)} images and {words} words" if words < 20 else ""
-    if kind == "empty_body":
-        if not parts or any(not p.is_text for p in parts):
-            return ""
-        return "empty message body" if _blank(msg.text) and _blank(msg.html) else ""
-    if kind == "text_base64":
-        for part in texts + htmls:
-            if part.cte == "base64":
-                return f"part {part.path} ({part.content_type}) is base64-encoded text"
-        return ""
-    if kind == "html_no_charset":
-        for part in htmls:
-            if not part.charset and not part.payload[:20000].isascii():
-                return f"8-bit HTML in part {part.path} without a charset"
-        return ""
-    if kind == "eight_bit_undeclared":
-        for part in texts + htmls:
-            if part.charset in ("", "us-ascii") and part.cte in ("", "7bit") and \
-                    not part.payload[:20000].isascii():
-                return f"8-bit bytes in part {part.path} declared {part.charset or 'no charset'}"
-        return ""
-    if kind == "unknown_charset":
-        import codecs
-        for part in texts + htmls:
-            if part.charset:
-                try:
-                    codecs.lookup(part.charset.strip('"'))
-                except LookupError:
-                    return f"part {part.path}: unknown charset {part.charset}"
-        return ""
-    if kind == "unknown_cte":
-        for part in parts:
-            if part.cte and part.cte not in ("7bit", "8bit", "binary", "base64",
-                                             "quoted-printable", "x-uuencode", "uuencode"):
-                return f"part {part.path}: Content-Transfer-Encoding {part.cte}"
-        return ""
-    if kind == "qp_needless":
-        for part in texts:
-            if part.cte == "quoted-printable" and part.raw_payload and \
-                    part.raw_payload.count(b"=") * 4 > len(part.raw_payload):
-                return f"part {part.path} quoted-printable-encodes most of its bytes"
-        return ""
-    if kind == "octet_stream_text":
-        for part in parts:
-            if part.content_type == "application/octet-stream" and not part.filenames:
-                return f"nameless octet-stream part {part.path}"
-        return ""
-    if kind == "decode_defect":
-        for part in parts:
-            for defect in part.defects:
-                if defect.startswith("bad "):
-                    return f"part {part.path}: {defect}"
-        return ""
-    raise ValueError(f"unknown mime_shape kind {kind!r}")
+    return "empty message body" if _blank(m.msg.text) and _blank(m.msg.html) else ""
+
+
+def _text_base64(m: _Mime) -> str:
+    for part in m.texts + m.htmls:
+        if part.cte == "base64":
+            return f"part {part.path} ({part.content_type}) is base64-encoded text"
+    return ""
+
+
+def _html_no_charset(m: _Mime) -> str:
+    for part in m.htmls:
+        if not part.charset and not part.payload[:20000].isascii():
+            return f"8-bit HTML in part {part.path} without a charset"
+    return ""
+
+
+def _eight_bit_undeclared(m: _Mime) -> str:
+    for part in m.texts + m.htmls:
+        if part.charset in ("", "us-ascii") and part.cte in ("", "7bit") and \
+                not part.payload[:20000].isascii():
+            return f"8-bit bytes in part {part.path} declared {part.charset or 'no charset'}"
+    return ""
+
+
+def _unknown_charset(m: _Mime) -> str:
+    for part in m.texts + m.htmls:
+        if part.charset:
+            try:
+                codecs.lookup(part.charset.strip('"'))
+            except LookupError:
+                return f"part {part.path}: unknown charset {part.charset}"
+    return ""
+
+
+_KNOWN_CTE = ("7bit", "8bit", "binary", "base64", "quoted-printable", "x-uuencode", "uuencode")
+
+
+def _unknown_cte(m: _Mime) -> str:
+    for part in m.parts:
+        if part.cte and part.cte not in _KNOWN_CTE:
+            return f"part {part.path}: Content-Transfer-Encoding {part.cte}"
+    return ""
+
+
+def _qp_needless(m: _Mime) -> str:
+    for part in m.texts:
+        if part.cte == "quoted-printable" and part.raw_payload and \
+                part.raw_payload.count(b"=") * 4 > len(part.raw_payload):
+            return f"part {part.path} quoted-printable-encodes most of its bytes"
+    return ""
+
+
+def _octet_stream_text(m: _Mime) -> str:
+    for part in m.parts:
+        if part.content_type == "application/octet-stream" and not part.filenames:
+            return f"nameless octet-stream part {part.path}"
+    return ""
+
+
+def _decode_defect(m: _Mime) -> str:
+    for part in m.parts:
+        for defect in part.defects:
+            if defect.startswith("bad "):
+                return f"part {part.path}: {defect}"
+    return ""
+
+
+_KINDS: dict[str, Callable[[_Mime], str]] = {
+    "html_only": _html_only, "alternative_single": _alternative_single,
+    "multipart_no_boundary": _multipart_no_boundary,
+    "multipart_no_mime_version": _multipart_no_mime_version, "no_text": _no_text,
+    "image_only": _image_only, "empty_body": _empty_body, "text_base64": _text_base64,
+    "html_no_charset": _html_no_charset, "eight_bit_undeclared": _eight_bit_undeclared,
+    "unknown_charset": _unknown_charset, "unknown_cte": _unknown_cte, "qp_needless": _qp_needless,
+    "octet_stream_text": _octet_stream_text, "decode_defect": _decode_defect,
+}
 
 
 def _blank(text: str) -> bool:
@@ -138,14 +199,31 @@ def mime_alternatives_disagree(msg: Any, ctx: Any, overlap: float = 0.2) -> str:
 @check("mime_charset")
 def mime_charset(msg: Any, ctx: Any, charsets: list[str]) -> str:
     """A text part or the Subject uses one of these charsets."""
+    return _charset_used(_charsets(msg), charsets)
+
+
+@batch("mime_charset")
+def mime_charset_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    seen = _charsets(msg)
+    return [_charset_used(seen, **args) for args in args_list]
+
+
+def _charsets(msg: Any) -> tuple[list[tuple[Any, str]], str]:
+    """(each text part with its charset as compared, the raw Subject lowercased)."""
+    parts = [(part, part.charset.strip('"').lower()) for part in msg.text_parts + msg.html_parts]
+    return parts, (msg.raw_header("Subject") or "").lower()
+
+
+def _charset_used(seen: tuple[list[tuple[Any, str]], str], charsets: list[str]) -> str:
     wanted = {c.lower() for c in charsets}
-    for part in msg.text_parts + msg.html_parts:
-        if part.charset.strip('"').lower() in wanted:
+    parts, subject = seen
+    for part, charset in parts:
+        if charset in wanted:
             return f"part {part.path} charset {part.charset}"
-    subject = (msg.raw_header("Subject") or "").lower()
-    for charset in wanted:
-        if f"=?{charset}?" in subject:
-            return f"Subject encoded in {charset}"
+    if "=?" in subject:
+        for charset in wanted:
+            if f"=?{charset}?" in subject:
+                return f"Subject encoded in {charset}"
     return ""
 
 

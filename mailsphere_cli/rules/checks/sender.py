@@ -168,6 +168,18 @@ def from_local_shape(msg: Any, ctx: Any, kind: str) -> str:
     local = msg.from_addr.partition("@")[0]
     if not local:
         return ""
+    return _local_shape(msg, local, kind)
+
+
+@batch("from_local_shape")
+def from_local_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    local = msg.from_addr.partition("@")[0]
+    if not local:
+        return [""] * len(args_list)
+    return [_local_shape(msg, local, **args) for args in args_list]
+
+
+def _local_shape(msg: Any, local: str, kind: str) -> str:
     if kind == "digits":
         return f"{msg.from_addr}: many digits" if sum(c.isdigit() for c in local) >= 5 else ""
     if kind == "random":
@@ -217,6 +229,18 @@ def from_name_shape(msg: Any, ctx: Any, kind: str) -> str:
     name = msg.from_name.strip().strip('"')[:200]
     if not name:
         return ""
+    return _name_shape(name, kind)
+
+
+@batch("from_name_shape")
+def from_name_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    name = msg.from_name.strip().strip('"')[:200]
+    if not name:
+        return [""] * len(args_list)
+    return [_name_shape(name, **args) for args in args_list]
+
+
+def _name_shape(name: str, kind: str) -> str:
     if kind == "all_caps":
         letters = [c for c in name if c.isalpha()]
         return name if len(letters) >= 6 and all(c.isupper() for c in letters) else ""
