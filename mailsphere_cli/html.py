@@ -9,12 +9,18 @@ from selectolax.lexbor import LexborHTMLParser
 
 from mailsphere_cli.urls import normalise_url
 
-_CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)""", re.I)
+# url( in any case. Written to start with the literal "(" (the lookbehind then checks for
+# "url"): Python's re only skips ahead quickly to a literal or a set of first
+# characters, and with re.I it has neither, so it tried the pattern at every position.
+_CSS_URL = re.compile(r"""\((?<=[uU][rR][lL]\()\s*['"]?([^'")\s]+)""")
 _LINK_ATTRS = (("a", "href"), ("area", "href"), ("img", "src"), ("form", "action"),
                ("iframe", "src"), ("frame", "src"), ("link", "href"), ("script", "src"),
                ("embed", "src"), ("object", "data"), ("input", "src"), ("base", "href"),
                ("meta", "content"))
+_LINK_SELECTOR = ", ".join(f"{tag}[{attr}]" for tag, attr in _LINK_ATTRS)
+_META_URL = re.compile(r"url\s*=\s*['\"]?([^'\";\s]+)", re.I)
 _MAX_HTML = 2 * 1024 * 1024
+_NOT_SHOWN = ["script", "style", "head", "noscript", "template"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +38,8 @@ class HtmlDocument:
     def text(self) -> str:
         if self.tree is None:
             return ""
-        tree = LexborHTMLParser(self.source)  # strip_tags mutates: keep self.tree intact
-        tree.strip_tags(["script", "style", "head", "noscript", "template"])
+        tree = self.tree.clone()  # strip_tags mutates: keep self.tree intact (cheaper than a parse)
+        tree.strip_tags(_NOT_SHOWN)
         root = tree.body or tree.root
         if root is None:
             return ""
@@ -53,12 +59,21 @@ class HtmlDocument:
     def urls(self) -> list[str]:
         if self.tree is None:
             return []
+        # One query for every kind of link, then grouped by tag in _LINK_ATTRS order
+        # (each group in document order, as separate queries gave them).
+        by_tag: dict[str, list] = {tag: [] for tag, _ in _LINK_ATTRS}
+        for node in self.tree.css(_LINK_SELECTOR):
+            group = by_tag.get(node.tag)
+            if group is None:  # a tag name spelt some other way: query tag by tag
+                by_tag = {tag: self.tree.css(f"{tag}[{attr}]") for tag, attr in _LINK_ATTRS}
+                break
+            group.append(node)
         found: list[str] = []
         for tag, attr in _LINK_ATTRS:
-            for node in self.tree.css(f"{tag}[{attr}]")[:2000]:
+            for node in by_tag[tag][:2000]:
                 value = (node.attributes.get(attr) or "").strip()
                 if tag == "meta":
-                    match = re.search(r"url\s*=\s*['\"]?([^'\";\s]+)", value, re.I)
+                    match = _META_URL.search(value)
                     if not match:
                         continue
                     value = match.group(1)

@@ -12,8 +12,13 @@ import re
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
+# (?:(?:https?|ftp)://|www\d{0,3}\.)[^\s<>"'`\)\]\}]{2,2000} with re.I, written so that it
+# starts with a set of first characters, which Python's re skips ahead to quickly (with
+# re.I it tried the pattern at every position: 3-4x slower). The letters fold only to
+# their ASCII pairs under re.I, except s, which also matches U+017F (long s).
 _URL_IN_TEXT = re.compile(
-    r"""(?:(?:https?|ftp)://|www\d{0,3}\.)[^\s<>"'`\)\]\}]{2,2000}""", re.I)
+    r"""[fFhHwW](?:(?<=[hH])[tT][tT][pP][sS\u017f]?://|(?<=[fF])[tT][pP]://"""
+    r"""|(?<=[wW])[wW][wW]\d{0,3}\.)[^\s<>"'`\)\]\}]{2,2000}""")
 _TRAILING = ".,;:!?'\")]}>"
 
 
@@ -92,7 +97,7 @@ def normalise_url(url: str) -> str:
     numeric = _numeric_ipv4(host)
     if numeric:
         host = numeric
-    elif any(ord(c) > 127 for c in host):
+    elif not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:

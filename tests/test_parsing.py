@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 
 import pytest
@@ -120,3 +121,55 @@ def test_base64_with_padding_in_the_middle_decodes_every_segment():
     raw = (b"Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
            + base64.b64encode(b"first half ") + b"\n" + base64.b64encode(b"second half, hidden?"))
     assert ParsedMessage(raw).text == "first half second half, hidden?"
+
+
+# The plain forms of the link patterns that urls.py and html.py write in a faster shape.
+_PLAIN_URL_IN_TEXT = re.compile(
+    r"""(?:(?:https?|ftp)://|www\d{0,3}\.)[^\s<>"'`\)\]\}]{2,2000}""", re.I)
+_PLAIN_CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)""", re.I)
+_LINK_TEXTS = [
+    "see http://a.example/x, HTTPS://B.example/y) and hTtP\u017f://c.example/\u017f",
+    "ftp://files.example/a.zip FTP://X.example wwww.d.example WwW2.e.example/p?q=1",
+    "xhttp://f.example www.\nwww.g.example/\u00e9 http://\u212a.example www\u0663.h.example",
+    "style=\"background:URL( 'http://i.example/a.png' )\" Url(j.png) uRl(\"k.png\") url()",
+    "url(url(http://l.example/url(m)) (url(n.png) surl(o.png)",
+]
+
+
+@pytest.mark.parametrize("text", _LINK_TEXTS)
+def test_fast_link_patterns_find_what_the_plain_ones_find(text):
+    from mailsphere_cli import html as html_module
+    from mailsphere_cli import urls as urls_module
+    assert [m.group(0) for m in urls_module._URL_IN_TEXT.finditer(text)] == \
+        [m.group(0) for m in _PLAIN_URL_IN_TEXT.finditer(text)]
+    assert html_module._CSS_URL.findall(text) == _PLAIN_CSS_URL.findall(text)
+
+
+def test_html_links_come_grouped_by_tag_in_document_order():
+    from selectolax.lexbor import LexborHTMLParser
+    from mailsphere_cli.html import _LINK_ATTRS, HtmlDocument
+    from mailsphere_cli.urls import normalise_url
+    source = ("<html><head><base href='http://base.example/'><link href='http://css.example/a.css'>"
+              "<meta http-equiv=refresh content='0; URL=http://meta.example/'></head><body>"
+              "<img src='http://img.example/1.png'><a href='http://a.example/1'>one</a>"
+              "<svg><a href='http://svg.example/'>in svg</a><image href='http://x.example/'/></svg>"
+              "<form action='http://form.example/post'><input src='http://input.example/'></form>"
+              "<a href='http://a.example/2'>two</a><template><a href='http://tpl.example/'>t</a>"
+              "</template><iframe src='http://frame.example/'></iframe><AREA HREF='http://area.example/'>"
+              "<div style='background: url(http://style.example/bg.png)'></div></body></html>")
+    doc = HtmlDocument(source)
+    tree = LexborHTMLParser(source)
+    expected = []
+    for tag, attr in _LINK_ATTRS:  # one query per tag, as the plain way does it
+        for node in tree.css(f"{tag}[{attr}]"):
+            value = (node.attributes.get(attr) or "").strip()
+            if tag == "meta":
+                value = re.search(r"url\s*=\s*['\"]?([^'\";\s]+)", value, re.I).group(1)
+            expected.append(normalise_url(value))
+    expected += [normalise_url(u) for u in _PLAIN_CSS_URL.findall(source)]
+    assert doc.urls == [u for u in expected if u]
+    assert doc.urls.index("http://a.example/1") < doc.urls.index("http://a.example/2")
+    assert doc.urls.index("http://a.example/2") < doc.urls.index("http://area.example/")
+    # rendering the text works on a copy: the tree the checks read keeps its head and scripts
+    assert "one" in doc.text and "two" in doc.text
+    assert doc.tree.css_first("meta") is not None and doc.tree.css_first("base") is not None

@@ -72,6 +72,22 @@ def test_every_rule_is_well_formed(pack):
             re2.compile(rule.regex)  # raises when RE2 cannot take it
 
 
+def test_the_fast_engine_takes_nearly_every_pattern(pack):
+    """Hyperscan preselects the rules of the message texts and of the big header
+    targets; a pattern it cannot take (see rules/hyperscan_set.py) falls back to
+    RE2, which is correct but builds its automaton while scanning, so those stay few."""
+    from mailsphere_cli.rules import hyperscan_set
+    from mailsphere_cli.rules.matcher import PatternMatcher
+    if not hyperscan_set.AVAILABLE:
+        pytest.skip("hyperscan not installed")
+    matcher = PatternMatcher(pack.rules.values())
+    fast = [t for t in matcher.targets if t.fast is not None]
+    assert {"body", "html", "uri"} <= {t.kind for t in fast}
+    taken = sum(len(t.fast.indexes) for t in fast)
+    left = [t.rules[i].id for t in fast for i in t.rest + t.always]
+    assert taken >= 150 and len(left) <= 3, left
+
+
 def test_metas_are_ordered_without_cycles(pack):
     seen: set[str] = set()
     for meta in pack.meta_order:

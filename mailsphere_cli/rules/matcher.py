@@ -2,8 +2,10 @@
 
 Rules are grouped by target (a header view, body, rawbody, uri, html, full).
 Each group with more than one rule is matched in one pass by a multi-pattern
-set, which only says which rules may match; each of those is then searched on
-its own with RE2 for its evidence. A group of one rule is just searched.
+engine, which only says which rules may match: Hyperscan for the patterns it
+can take (rules/hyperscan_set.py), an RE2 set for the others. Each rule it
+reports is then searched on its own with RE2, which decides the hit and finds
+its evidence. A group of one rule is just searched.
 
 Header targets are looked at only when the message has that header, and their
 results are remembered per target for the header's raw value (mailing lists,
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 import re2
 
 from mailsphere_cli.message import addresses, decode_header_value
+from mailsphere_cli.rules import hyperscan_set
+from mailsphere_cli.rules.hyperscan_set import HyperscanSet
 from mailsphere_cli.verdict import Hit
 
 if TYPE_CHECKING:
@@ -32,6 +36,7 @@ _SPACES = re.compile(r"\s+")
 # Remembered results per header target; values longer than this are not kept.
 _MEMO_SIZE = 2048
 _MEMO_MAX_TEXT = 2048
+_HS_MIN_RULES = 10
 
 
 def evidence_text(text: str, limit: int = 100) -> str:
@@ -75,7 +80,7 @@ def _encode(text: str) -> bytes:
 class _Target:
     """The rules of one target, ready to run."""
 
-    def __init__(self, kind: str, target: str, rules: list["Rule"]):
+    def __init__(self, kind: str, target: str, rules: list["Rule"], use_hyperscan: bool):
         self.kind = kind
         self.target = target
         self.rules = rules
@@ -85,20 +90,35 @@ class _Target:
         self.header = name.lower() if kind == "header" and name != "ALL" else ""
         self.prefix = f"{target}: " if kind == "header" else ""
         self.singles = [re2.compile(rule.regex.encode("utf-8"), OPTIONS) for rule in rules]
+        self.fast = None  # Hyperscan, for the patterns it takes
+        rest = list(range(len(rules)))
+        # Hyperscan for the message texts and for header targets with many rules; on
+        # a few short patterns an RE2 set costs less per pass than the Hyperscan call.
+        if use_hyperscan and len(rules) > 1 and (not self.header or len(rules) >= _HS_MIN_RULES):
+            self.fast = HyperscanSet([rule.regex for rule in rules])
+            taken = set(self.fast.indexes)
+            rest = [index for index in rest if index not in taken]
+        # The other patterns: an RE2 set when there are several, else just searched.
+        self.always = rest if len(rest) == 1 else []
+        self.rest = rest if len(rest) > 1 else []
         self.set = None
-        if len(rules) > 1:
+        if self.rest:
             self.set = re2.Set.SearchSet(OPTIONS)
-            for rule in rules:
-                self.set.Add(rule.regex)
+            for index in self.rest:
+                self.set.Add(rules[index].regex)
             self.set.Compile()
         self.memo = lru_cache(maxsize=_MEMO_SIZE)(self._header_hits) if self.header else None
 
-    def candidates(self, data: bytes) -> Iterable[int]:
-        """Indexes of the rules that may match `data` (every one that does)."""
-        if self.set is None:
-            return (0,)
-        # Match() returns None, not an empty list, when nothing matches.
-        return self.set.Match(data) or ()
+    def candidates(self, data: bytes) -> list[int]:
+        """Indexes of the rules that may match `data` (every one that does), in order."""
+        found = list(self.always)
+        if self.fast is not None:
+            found += self.fast.candidates(data)
+        if self.set is not None:
+            # Match() returns None, not an empty list, when nothing matches.
+            found += [self.rest[i] for i in self.set.Match(data) or ()]
+        found.sort()
+        return found
 
     def hits(self, text: str) -> tuple[Hit, ...]:
         if not text:
@@ -128,13 +148,13 @@ class _Target:
 class PatternMatcher:
     """Every regex rule of a pack, grouped by target."""
 
-    def __init__(self, rules: Iterable["Rule"]):
+    def __init__(self, rules: Iterable["Rule"], use_hyperscan: bool = hyperscan_set.AVAILABLE):
         by_target: dict[tuple[str, str], list[Rule]] = {}
         for rule in rules:
             if rule.kind in KINDS:
                 key = (rule.kind, rule.target if rule.kind == "header" else "")
                 by_target.setdefault(key, []).append(rule)
-        self.targets = [_Target(kind, target, group)
+        self.targets = [_Target(kind, target, group, use_hyperscan)
                         for (kind, target), group in sorted(by_target.items())]
         # header name (lowercased) -> its targets; the other targets read message views
         self.by_header: dict[str, list[_Target]] = {}

@@ -1,0 +1,261 @@
+"""Hyperscan as the multi-pattern pass of a rule target: which rules may match.
+
+Hyperscan compiles all patterns of a target into one automaton ahead of time,
+so a pass costs the same from the first message on; RE2's set builds its
+automaton lazily while it scans, and a worker spent most of its pattern time on
+that in the first few thousand messages. Hyperscan only preselects: every rule
+it reports is searched again with RE2, which decides the hit and its evidence.
+So Hyperscan must never miss a match RE2 would find; reporting more is fine.
+
+Rules are written for RE2. `hyperscan_form` rewrites a pattern where the two
+engines read the same text differently, always towards matching more:
+
+- RE2's \\s is [\\t\\n\\f\\r ]; Hyperscan's also has \\v, so its \\S and [^\\s] would
+  miss a vertical tab: both are spelt out as RE2 has them.
+- Case-insensitive RE2 lets \\w and [[:alpha:]] (and alnum, word, upper, lower)
+  match the Kelvin sign and the long s, the case partners of k and s; Hyperscan
+  does not: those two are added where that widens the match, and a pattern
+  where it would narrow it (in a negated class) stays on RE2.
+- Hyperscan's Unicode tables are older than RE2's: some newer letters have case
+  partners and properties in RE2 only. So a case-insensitive pattern with a
+  non-ASCII letter (or any non-ASCII character in a class), and any pattern
+  with a Unicode property (\\p, \\P), stays on RE2. (For ASCII letters the two
+  engines fold alike, the above apart.)
+- Escapes and flags that are rare or mean something else in Hyperscan (\\Q, \\v,
+  back references, (?x), (?U)...) keep the pattern on RE2, and so does any
+  pattern Hyperscan refuses to compile.
+
+Compiling the shipped pack takes Hyperscan several seconds, so compiled
+databases are kept in a cache directory ($MAILSPHERE_CACHE_DIR, else
+$XDG_CACHE_HOME/mailsphere or ~/.cache/mailsphere), named by a hash of the
+patterns, flags and Hyperscan version; a cache that cannot be read or written
+only costs the compile. Scratch space is allocated lazily per thread (a forked
+worker has its own copy of the memory, so a scratch made before the fork is
+still its own).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import threading
+import unicodedata
+from pathlib import Path
+
+try:
+    import hyperscan
+except ImportError:  # no wheel for this platform: RE2 sets do the whole job
+    hyperscan = None
+
+AVAILABLE = hyperscan is not None
+
+_RE2_SPACE = r"\t\n\f\r\x20"
+_RE2_NOT_SPACE = r"\x00-\x08\x0b\x0e-\x1f\x21-\x{10ffff}"
+_FOLD_PARTNERS = r"\x{212a}\x{17f}"  # Kelvin sign, long s
+_LETTER_CLASSES = {"alpha", "alnum", "word", "upper", "lower"}
+_KEPT_ESCAPES = set("dDbBAztnrf")
+
+
+def _may_fold(code: int, in_class: bool) -> bool:
+    """Whether a non-ASCII character of a pattern may have case partners: any in a
+    class (it may be the end of a range), else letters, marks, numbers and other
+    symbols (circled letters have case); currency signs and punctuation do not."""
+    if code <= 0x7F:
+        return False
+    if in_class:
+        return True
+    try:
+        category = unicodedata.category(chr(code))
+    except ValueError:
+        return True
+    return category[0] in "LMN" or category == "So"
+
+
+def hyperscan_form(pattern: str) -> str | None:
+    """The pattern as Hyperscan should get it (matching at least what RE2 matches
+    on valid UTF-8), or None when it must stay on RE2."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = negated = caseless = non_ascii = False
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= n:
+                return None
+            e = pattern[i + 1]
+            i += 2
+            if e == "s":
+                out.append(_RE2_SPACE if in_class else f"[{_RE2_SPACE}]")
+            elif e == "S":
+                out.append(_RE2_NOT_SPACE if in_class else f"[^{_RE2_SPACE}]")
+            elif e == "w":
+                if not in_class:
+                    out.append(rf"[\w{_FOLD_PARTNERS}]")
+                elif negated:
+                    out.append(r"\w")
+                else:
+                    out.append(rf"\w{_FOLD_PARTNERS}")
+            elif e == "W":
+                if in_class and negated:
+                    return None
+                out.append(r"\W")
+            elif e == "x":
+                digits = pattern[i + 1:pattern.find("}", i)] if pattern.startswith("{", i) \
+                    else pattern[i:i + 2]
+                try:
+                    value = int(digits, 16)
+                except ValueError:
+                    return None
+                non_ascii = non_ascii or _may_fold(value, in_class)
+                out.append("\\x")
+            elif e in _KEPT_ESCAPES or not e.isalnum():
+                out.append("\\" + e)
+            else:
+                return None
+            continue
+        if ord(c) > 0x7F:
+            non_ascii = non_ascii or _may_fold(ord(c), in_class)
+        if in_class:
+            if c == "[" and pattern.startswith("[:", i):
+                end = pattern.find(":]", i + 2)
+                if end < 0:
+                    return None
+                name = pattern[i + 2:end]
+                i = end + 2
+                if name.lstrip("^") in _LETTER_CLASSES:
+                    if negated or name.startswith("^"):
+                        if negated:
+                            return None
+                        out.append(f"[:{name}:]")
+                    else:
+                        out.append(f"[:{name}:]{_FOLD_PARTNERS}")
+                else:
+                    out.append(f"[:{name}:]")
+                continue
+            if c == "]":
+                in_class = False
+            out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            in_class = True
+            out.append(c)
+            i += 1
+            negated = i < n and pattern[i] == "^"
+            if negated:
+                out.append("^")
+                i += 1
+            if i < n and pattern[i] == "]":  # a leading ] is a member, not the end
+                out.append("\\]")
+                i += 1
+            continue
+        if c == "(" and pattern.startswith("(?", i):
+            j = i + 2
+            while j < n and (pattern[j].isalpha() or pattern[j] == "-"):
+                j += 1
+            flags = pattern[i + 2:j]
+            caseless = caseless or "i" in flags.partition("-")[0]
+            if flags and (set(flags) - set("ims-") or (j < n and pattern[j] not in ":)")):
+                # (?P<name>...) is fine; other letters (x, U) are not
+                if not (flags == "P" and j < n and pattern[j] == "<"):
+                    return None
+        out.append(c)
+        i += 1
+    if in_class or (caseless and non_ascii):
+        return None
+    return "".join(out)
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("MAILSPHERE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mailsphere"
+
+
+class HyperscanSet:
+    """The Hyperscan part of a target: indexes (into the target's rules) of the
+    patterns it took, and `candidates(data)` among them."""
+
+    def __init__(self, patterns: list[str]):
+        assert hyperscan is not None
+        self._flags = (hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SINGLEMATCH
+                       | hyperscan.HS_FLAG_ALLOWEMPTY)
+        forms = [(index, hyperscan_form(p)) for index, p in enumerate(patterns)]
+        forms = [(index, form) for index, form in forms if form is not None]
+        key = hashlib.sha256(json.dumps([hyperscan.__version__, platform.machine(), self._flags,
+                                         forms]).encode("utf-8")).hexdigest()[:32]
+        path = cache_dir() / f"hs-{key}.db"
+        loaded = self._load(path)
+        if loaded is None:
+            loaded = self._compile(forms)
+            self._save(path, *loaded)
+        self.indexes, self.database = loaded
+        self._local = threading.local()
+
+    def _load(self, path: Path):
+        try:
+            head, _, blob = path.read_bytes().partition(b"\n")
+            return json.loads(head), hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
+        except Exception:  # noqa: BLE001 - missing, stale or damaged: compile instead
+            return None
+
+    def _save(self, path: Path, indexes: list[int], database) -> None:
+        if database is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
+                out.write(json.dumps(indexes).encode("utf-8") + b"\n" + hyperscan.dumpb(database))
+            os.replace(out.name, path)
+        except OSError:
+            pass
+
+    def _compile(self, forms: list[tuple[int, str]]):
+        """All at once; when Hyperscan refuses the lot, pattern by pattern to find
+        the ones it refuses. Those are tried once more in prefilter mode (Hyperscan
+        then approximates, e.g. a long bounded repeat, always matching more); the
+        ones it still refuses stay on RE2."""
+        flags = [self._flags] * len(forms)
+        database = self._database(forms, flags)
+        if database is None and forms:
+            kept, flags = [], []
+            prefilter = self._flags | hyperscan.HS_FLAG_PREFILTER
+            for form in forms:
+                for mode in (self._flags, prefilter):
+                    if self._database([form], [mode]) is not None:
+                        kept.append(form)
+                        flags.append(mode)
+                        break
+            forms = kept
+            database = self._database(forms, flags)
+        return ([index for index, _ in forms] if database is not None else []), database
+
+    @staticmethod
+    def _database(forms: list[tuple[int, str]], flags: list[int]):
+        if not forms:
+            return None
+        database = hyperscan.Database()
+        try:
+            database.compile(expressions=[form.encode("utf-8") for _, form in forms],
+                             ids=[index for index, _ in forms], flags=flags)
+        except hyperscan.error:
+            return None
+        return database
+
+    def candidates(self, data: bytes) -> list[int]:
+        if self.database is None:
+            return []
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self.database)
+        found: list[int] = []
+        self.database.scan(data, match_event_handler=_collect, context=found, scratch=scratch)
+        return found
+
+
+def _collect(index: int, start: int, end: int, flags: int, found: list[int]) -> None:
+    found.append(index)
