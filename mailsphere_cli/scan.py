@@ -6,6 +6,8 @@ verdict is reported as it was.
 """
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -108,8 +110,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
             run_id = store.start_run(options.paths, pack_version,
                                      {"offline": settings.offline, "skip": list(settings.skip)})
         summary.run_id = run_id
-        quarantine = Quarantine(store)
-        moves = MoveLog()
+        recorder = _Recorder(options, settings, run_id, pack_version, summary)
         side: list[tuple[str, object]] = []  # problems and already-known verdicts, in order
 
         def fresh() -> Iterator[RawMessage]:
@@ -122,6 +123,8 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                 known = None if options.rescan else store.known(item.id, pack_version)
                 if known is not None:
                     side.append(("known", (item, known)))
+                    if len(side) >= 256:  # a re-scan of a large mailbox: keep memory flat
+                        drain_side()
                     continue
                 yield item
 
@@ -130,21 +133,10 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
         last_flush = time.monotonic()
 
         def flush() -> None:
-            """Quarantine copies durable first, then the records, then (on request) moves."""
-            nonlocal batch_bytes, last_flush
-            if not batch:
-                return
-            held = [(raw, verdict) for raw, verdict in batch
-                    if options.quarantine and verdict.light["action"] in QUARANTINED]
-            if held:
-                quarantine.hold_many([(verdict, raw.data, _notify_policy(settings, verdict))
-                                      for raw, verdict in held], [v.text for _, v in held])
-                summary.quarantined += len(held)
-            store.record(run_id, pack_version, [v for _, v in batch])
-            if options.move:
-                for raw, verdict in held:
-                    _move(raw, verdict.light, store, quarantine, moves, summary)
-            batch.clear()
+            nonlocal batch, batch_bytes, last_flush
+            if batch:
+                recorder.put("verdicts", batch)
+                batch = []
             batch_bytes = 0
             last_flush = time.monotonic()
 
@@ -153,13 +145,13 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                 kind, payload = side.pop(0)
                 if kind == "problem":
                     summary.problems.append((payload.origin, payload.kind, payload.reason))
-                    store.record_problems(run_id, [(payload.origin, payload.kind, payload.reason)])
+                    recorder.put("problem", (payload.origin, payload.kind, payload.reason))
                 else:
                     item, known = payload
                     summary.already_recorded += 1
                     summary.actions[known["action"]] += 1
-                    if options.move and known["action"] in ("spam", "malicious"):
-                        _move(item, known, store, quarantine, moves, summary)
+                    if options.move and known["action"] in QUARANTINED:
+                        recorder.put("move", (item, known))
                     if on_verdict:
                         record = dict(known, already_recorded=True)
                         on_verdict(record, to_json(record))
@@ -188,10 +180,10 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
-            flush()
-            moved, failures = moves.apply_mbox(store)
-            summary.moved += moved
-            summary.move_failures += failures
+            try:
+                flush()
+            finally:
+                recorder.close()  # everything handed over is written before the run is closed
             summary.elapsed = time.perf_counter() - started
             workers.close(kill=summary.interrupted)
             summary.cpu_parent = time.process_time() - cpu_started - summary.cpu_startup
@@ -218,6 +210,84 @@ def _children_cpu() -> float:
 def _notify_policy(settings: Settings, verdict: VerdictView) -> tuple[str, ...]:
     org = settings.config.orgs.get(verdict.org or "")
     return org.notify_malicious if org else ("recipient",)
+
+
+class _Recorder:
+    """Writes what the scan produced, in the order it was handed over, on its own thread
+    and its own database connection: quarantine copies (durable first), then the verdict
+    records, then (with --move) the removal of the source copies; problems; moves of
+    mail recorded by an earlier run; at the end, the mbox rewrites.
+
+    Those writes mostly wait on the disk (a batch's files and transaction took 0.1-0.7 s
+    on a busy shared machine); done in the scan loop, that wait let the workers run dry.
+    A failure here stops the recording and is raised in the scan loop at its next
+    hand-over (or at close). The queue is short, so memory stays bounded.
+    """
+
+    def __init__(self, options: ScanOptions, settings: Settings, run_id: int, pack_version: str,
+                 summary: ScanSummary):
+        self.options, self.settings, self.summary = options, settings, summary
+        self.run_id, self.pack_version = run_id, pack_version
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        # A daemon: should the scan loop die without closing it (a second Ctrl-C), exit is
+        # not held up; what it was writing is atomic on disk (files renamed, transactions).
+        self._thread = threading.Thread(target=self._run, name="mailsphere-recorder",
+                                        daemon=True)
+        self._thread.start()
+
+    def put(self, kind: str, payload: object) -> None:
+        self._raise()
+        self._queue.put((kind, payload))
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self) -> None:
+        store = None
+        try:
+            store = Store(self.options.data_dir)
+            quarantine, moves = Quarantine(store), MoveLog()
+            while (item := self._queue.get()) is not None:
+                kind, payload = item
+                if kind == "verdicts":
+                    self._verdicts(payload, store, quarantine, moves)
+                elif kind == "problem":
+                    store.record_problems(self.run_id, [payload])
+                else:
+                    raw, known = payload
+                    _move(raw, known, store, quarantine, moves, self.summary)
+            moved, failures = moves.apply_mbox(store)
+            self.summary.moved += moved
+            self.summary.move_failures += failures
+        except BaseException as exc:  # noqa: BLE001 - handed to the scan loop
+            self._error = exc
+            while self._queue.get() is not None:  # let the scan loop hand over and finish
+                pass
+        finally:
+            if store is not None:
+                store.close()
+
+    def _verdicts(self, batch: list[tuple[RawMessage, VerdictView]], store: Store,
+                  quarantine: Quarantine, moves: MoveLog) -> None:
+        held = [(raw, verdict) for raw, verdict in batch
+                if self.options.quarantine and verdict.light["action"] in QUARANTINED]
+        if held:
+            quarantine.hold_many([(verdict, raw.data, _notify_policy(self.settings, verdict))
+                                  for raw, verdict in held], [v.text for _, v in held])
+            self.summary.quarantined += len(held)
+        store.record(self.run_id, self.pack_version, [v for _, v in batch])
+        if self.options.move:
+            for raw, verdict in held:
+                _move(raw, verdict.light, store, quarantine, moves, self.summary)
 
 
 def _move(raw: RawMessage, verdict: dict, store: Store, quarantine: Quarantine, moves: MoveLog,
