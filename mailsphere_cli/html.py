@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
 
 from selectolax.lexbor import LexborHTMLParser
 
+from mailsphere_cli.message import cached_property
 from mailsphere_cli.urls import normalise_url
 
 # url( in any case. Written to start with the literal "(" (the lookbehind then checks for

@@ -18,7 +18,7 @@ from datetime import datetime
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from mailsphere_cli.verdict import Hit
 
@@ -185,6 +185,25 @@ def _filenames(part: Message) -> tuple[str, ...]:
             if name and name not in names:
                 names.append(name)
     return tuple(names)
+
+
+class cached_property:  # noqa: N801 - used like functools.cached_property
+    """functools.cached_property without its lock (Python 3.11 takes an RLock on every
+    first access; 3.12 dropped it): a message is only ever read by one thread."""
+
+    def __init__(self, func):
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
 
 
 class ParsedMessage:

@@ -35,8 +35,14 @@ def extract_urls(text: str) -> list[str]:
     return out
 
 
+# A letter no decimal, octal or hex (0x...) part can hold: most host names have one.
+_NOT_A_NUMBER = re.compile(r"[g-wyzG-WYZ]")
+
+
 def _numeric_ipv4(host: str) -> str | None:
     """Browsers accept 1-4 dotted parts in decimal, hex or octal; so do phishers."""
+    if _NOT_A_NUMBER.search(host):
+        return None
     parts = host.split(".")
     if not 1 <= len(parts) <= 4 or not all(parts):
         return None

@@ -173,3 +173,21 @@ def test_html_links_come_grouped_by_tag_in_document_order():
     # rendering the text works on a copy: the tree the checks read keeps its head and scripts
     assert "one" in doc.text and "two" in doc.text
     assert doc.tree.css_first("meta") is not None and doc.tree.css_first("base") is not None
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://3232235777/a", "http://192.168.1.1/a"),
+    ("HTTP://0xC0A80101", "http://192.168.1.1/"),
+    ("http://0300.0250.1.1/", "http://192.168.1.1/"),
+    ("http://0x7f.1/", "http://127.0.0.1/"),
+    ("http://192.168.257/", "http://192.168.1.1/"),
+    ("http://256.1.1.1/", "http://256.1.1.1/"),
+    ("http://deadbeef/", "http://deadbeef/"),
+    ("http://0xdeadbeef/", "http://222.173.190.239/"),
+    ("http://www.example.com:8080/x?y=1", "http://www.example.com:8080/x?y=1"),
+    ("http://cafe.example/", "http://cafe.example/"),
+    ("http://0x1g.1/", "http://0x1g.1/"),
+])
+def test_numeric_hosts_become_dotted_quads(url, expected):
+    from mailsphere_cli.urls import normalise_url
+    assert normalise_url(url) == expected

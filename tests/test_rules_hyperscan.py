@@ -146,3 +146,14 @@ def test_results_are_the_same_with_and_without_hyperscan():
     for raw in raws:
         assert sorted(fast.match(ParsedMessage(raw)), key=repr) == \
             sorted(plain.match(ParsedMessage(raw)), key=repr)
+
+
+def test_a_pattern_refused_for_its_anchors_is_taken_without_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAILSPHERE_CACHE_DIR", str(tmp_path))
+    pattern = r"(?m)(?:^[*o][ \t]+[A-Z][^\n]{3,70}\n){3}"  # Hyperscan: "embedded start anchors"
+    assert hyperscan_form(pattern, drop_anchors=True) == r"(?m)(?:[*o][ \t]+[A-Z][^\n]{3,70}\n){3}"
+    fast = HyperscanSet([pattern, r"never"])
+    assert fast.indexes == [0, 1]
+    text = "Offer:\n* Cheap pills\n* Fast delivery\n* Best prices\n"
+    assert re2.search(pattern, text) is not None
+    assert fast.candidates(text.encode()) == [0]

@@ -56,6 +56,7 @@ _RE2_NOT_SPACE = r"\x00-\x08\x0b\x0e-\x1f\x21-\x{10ffff}"
 _FOLD_PARTNERS = r"\x{212a}\x{17f}"  # Kelvin sign, long s
 _LETTER_CLASSES = {"alpha", "alnum", "word", "upper", "lower"}
 _KEPT_ESCAPES = set("dDbBAztnrf")
+_FORMAT = 2  # bump when the way patterns are compiled changes: old cache files are not read
 
 
 def _may_fold(code: int, in_class: bool) -> bool:
@@ -73,9 +74,11 @@ def _may_fold(code: int, in_class: bool) -> bool:
     return category[0] in "LMN" or category == "So"
 
 
-def hyperscan_form(pattern: str) -> str | None:
+def hyperscan_form(pattern: str, drop_anchors: bool = False) -> str | None:
     """The pattern as Hyperscan should get it (matching at least what RE2 matches
-    on valid UTF-8), or None when it must stay on RE2."""
+    on valid UTF-8), or None when it must stay on RE2. `drop_anchors` leaves out
+    ^ and $ (fewer conditions, so more matches), for patterns Hyperscan refuses
+    because of where they stand."""
     out: list[str] = []
     i, n = 0, len(pattern)
     in_class = negated = caseless = non_ascii = False
@@ -151,6 +154,9 @@ def hyperscan_form(pattern: str) -> str | None:
                 out.append("\\]")
                 i += 1
             continue
+        if drop_anchors and c in "^$":
+            i += 1
+            continue
         if c == "(" and pattern.startswith("(?", i):
             j = i + 2
             while j < n and (pattern[j].isalpha() or pattern[j] == "-"):
@@ -186,12 +192,12 @@ class HyperscanSet:
                        | hyperscan.HS_FLAG_ALLOWEMPTY)
         forms = [(index, hyperscan_form(p)) for index, p in enumerate(patterns)]
         forms = [(index, form) for index, form in forms if form is not None]
-        key = hashlib.sha256(json.dumps([hyperscan.__version__, platform.machine(), self._flags,
-                                         forms]).encode("utf-8")).hexdigest()[:32]
+        key = hashlib.sha256(json.dumps([_FORMAT, hyperscan.__version__, platform.machine(),
+                                         self._flags, forms]).encode("utf-8")).hexdigest()[:32]
         path = cache_dir() / f"hs-{key}.db"
         loaded = self._load(path)
         if loaded is None:
-            loaded = self._compile(forms)
+            loaded = self._compile(forms, patterns)
             self._save(path, *loaded)
         self.indexes, self.database = loaded
         self._local = threading.local()
@@ -214,20 +220,21 @@ class HyperscanSet:
         except OSError:
             pass
 
-    def _compile(self, forms: list[tuple[int, str]]):
+    def _compile(self, forms: list[tuple[int, str]], patterns: list[str]):
         """All at once; when Hyperscan refuses the lot, pattern by pattern to find
-        the ones it refuses. Those are tried once more in prefilter mode (Hyperscan
-        then approximates, e.g. a long bounded repeat, always matching more); the
-        ones it still refuses stay on RE2."""
+        the ones it refuses. Those are tried again in prefilter mode (Hyperscan then
+        approximates, e.g. a long bounded repeat, always matching more), then in
+        prefilter mode without ^ and $; the ones it still refuses stay on RE2."""
         flags = [self._flags] * len(forms)
         database = self._database(forms, flags)
         if database is None and forms:
             kept, flags = [], []
             prefilter = self._flags | hyperscan.HS_FLAG_PREFILTER
-            for form in forms:
-                for mode in (self._flags, prefilter):
-                    if self._database([form], [mode]) is not None:
-                        kept.append(form)
+            for index, form in forms:
+                relaxed = hyperscan_form(patterns[index], drop_anchors=True)
+                for attempt, mode in ((form, self._flags), (form, prefilter), (relaxed, prefilter)):
+                    if attempt and self._database([(index, attempt)], [mode]) is not None:
+                        kept.append((index, attempt))
                         flags.append(mode)
                         break
             forms = kept

@@ -5,7 +5,7 @@ Each group with more than one rule is matched in one pass by a multi-pattern
 engine, which only says which rules may match: Hyperscan for the patterns it
 can take (rules/hyperscan_set.py), an RE2 set for the others. Each rule it
 reports is then searched on its own with RE2, which decides the hit and finds
-its evidence. A group of one rule is just searched.
+its evidence. A header target of one rule is just searched.
 
 Header targets are looked at only when the message has that header, and their
 results are remembered per target for the header's raw value (mailing lists,
@@ -92,9 +92,10 @@ class _Target:
         self.singles = [re2.compile(rule.regex.encode("utf-8"), OPTIONS) for rule in rules]
         self.fast = None  # Hyperscan, for the patterns it takes
         rest = list(range(len(rules)))
-        # Hyperscan for the message texts and for header targets with many rules; on
-        # a few short patterns an RE2 set costs less per pass than the Hyperscan call.
-        if use_hyperscan and len(rules) > 1 and (not self.header or len(rules) >= _HS_MIN_RULES):
+        # Hyperscan for the message texts (even for one rule: it scans a long text
+        # faster than an RE2 search that finds nothing) and for header targets with
+        # many rules; on a few short patterns an RE2 set costs less per pass.
+        if use_hyperscan and (not self.header or len(rules) >= _HS_MIN_RULES):
             self.fast = HyperscanSet([rule.regex for rule in rules])
             taken = set(self.fast.indexes)
             rest = [index for index in rest if index not in taken]
