@@ -70,14 +70,16 @@ def fsync_dir(directory: Path) -> None:
 
 
 def main_reason(verdict: Verdict | VerdictView) -> str:
-    positive = [h for h in verdict.hits if h.score > 0]
     if verdict.action is Action.MALICIOUS and verdict.attachments:
         for record in verdict.attachments:
             if record.get("findings"):
                 return f"{record.get('name') or 'attachment'}: {record['findings'][0]}"
+    # (rule, score) pairs; a view's come from its hit dicts, without building records.
+    hits = ([(h["rule"], h["score"]) for h in verdict.light["hits"]]
+            if isinstance(verdict, VerdictView) else [(h.rule, h.score) for h in verdict.hits])
+    positive = [hit for hit in hits if hit[1] > 0]
     if positive:
-        top = max(positive, key=lambda h: h.score)
-        return top.rule
+        return max(positive, key=lambda hit: hit[1])[0]
     return verdict.decided_by
 
 
@@ -115,13 +117,13 @@ class Quarantine:
         folder = self.root / day
         writes: list[tuple[Path, bytes]] = []
         rows = []
-        qids = []
+        qids = [self.qid_for(verdict) for verdict, _, _ in items]
+        taken = self._held(qids)  # held already; and each qid once per batch
         for index, (verdict, raw, notify) in enumerate(items):
-            qid = self.qid_for(verdict)
-            qids.append(qid)
-            if qid in {r[0] for r in rows} or self.store.db.execute(
-                    "SELECT 1 FROM quarantine WHERE qid = ?", (qid,)).fetchone():
+            qid = qids[index]
+            if qid in taken:
                 continue
+            taken.add(qid)
             destroyed = verdict.action is Action.MALICIOUS
             # The verdict is spliced in already serialised: encoding it again was a
             # large share of the scan's parent-process time.
@@ -138,33 +140,45 @@ class Quarantine:
         if writes:
             durable_write_many(writes)
         if rows:
-            with self.store.transaction() as db:
-                for qid, verdict, notify, message_path, meta_path, destroyed in rows:
-                    self._index(db, qid, verdict, notify, message_path, meta_path, destroyed)
+            self._index(rows)
         return qids
 
-    def _index(self, db, qid, verdict, notify, message_path, meta_path, destroyed) -> None:
-        reason = clean_text(main_reason(verdict))
-        db.execute(
-            "INSERT INTO quarantine (qid, message_id, created, org, sender, recipients, "
-            "subject, score, action, reason, path, meta_path, content_destroyed, state, source, "
-            "size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (qid, verdict.id, now_iso(), verdict.org, clean_text(verdict.sender),
-             json.dumps(list(verdict.recipients)), clean_text(verdict.subject), verdict.score,
-             verdict.action.value, reason, str(message_path) if message_path else None,
-             str(meta_path), int(destroyed), "destroyed" if destroyed else "held",
-             clean_text(verdict.source), verdict.size))
-        db.execute("INSERT INTO events (at, who, what, qid, detail) VALUES (?,?,?,?,?)",
-                   (now_iso(), "scan", "quarantined", qid,
-                    f"{verdict.action.value}: {reason}" + ("; content destroyed" if destroyed
-                                                           else "")))
-        if destroyed:
-            targets = []
-            if "recipient" in notify:
-                targets += list(verdict.recipients)
-            if "sender" in notify and verdict.sender:
-                targets.append(verdict.sender)
-            for address in targets:
-                db.execute("INSERT OR IGNORE INTO notifications (qid, kind, recipient, "
-                           "created) VALUES (?, 'malicious_notice', ?, ?)",
-                           (qid, clean_text(address), now_iso()))
+    def _held(self, qids: list[str]) -> set[str]:
+        held: set[str] = set()
+        unique = sorted(set(qids))
+        for start in range(0, len(unique), 500):  # within SQLite's parameter limit
+            part = unique[start:start + 500]
+            held.update(row[0] for row in self.store.db.execute(
+                f"SELECT qid FROM quarantine WHERE qid IN ({','.join('?' * len(part))})", part))
+        return held
+
+    def _index(self, rows: list) -> None:
+        stamp = now_iso()
+        entries, events, notices = [], [], []
+        for qid, verdict, notify, message_path, meta_path, destroyed in rows:
+            reason = clean_text(main_reason(verdict))
+            action = verdict.action.value
+            entries.append((qid, verdict.id, stamp, verdict.org, clean_text(verdict.sender),
+                            json.dumps(list(verdict.recipients)), clean_text(verdict.subject),
+                            verdict.score, action, reason,
+                            str(message_path) if message_path else None, str(meta_path),
+                            int(destroyed), "destroyed" if destroyed else "held",
+                            clean_text(verdict.source), verdict.size))
+            events.append((stamp, "scan", "quarantined", qid,
+                           f"{action}: {reason}" + ("; content destroyed" if destroyed else "")))
+            if destroyed:
+                targets = []
+                if "recipient" in notify:
+                    targets += list(verdict.recipients)
+                if "sender" in notify and verdict.sender:
+                    targets.append(verdict.sender)
+                notices += [(qid, clean_text(address), stamp) for address in targets]
+        with self.store.transaction() as db:
+            db.executemany(
+                "INSERT INTO quarantine (qid, message_id, created, org, sender, recipients, "
+                "subject, score, action, reason, path, meta_path, content_destroyed, state, "
+                "source, size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", entries)
+            db.executemany("INSERT INTO events (at, who, what, qid, detail) VALUES (?,?,?,?,?)",
+                           events)
+            db.executemany("INSERT OR IGNORE INTO notifications (qid, kind, recipient, "
+                           "created) VALUES (?, 'malicious_notice', ?, ?)", notices)
