@@ -65,7 +65,7 @@ def main() -> int:
             for hit in compiled.match_patterns(msg):
                 ctx.add(hit)
             plan = compiled._eval_plan(msg, ctx)
-            for check, rules, args_list in plan.groups:
+            for check, rules, args_list, _ in plan.groups:
                 began = time.thread_time()
                 results = check.batch(msg, ctx, args_list) if check.batch is not None else \
                     [check.fn(msg, ctx, **a) for a in args_list]

@@ -7,9 +7,10 @@ dependency order, over every hit of every stage so far.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from mailsphere_cli.rules import expr
 from mailsphere_cli.rules.checks import CHECKS, Check
@@ -63,7 +64,7 @@ class CompiledRules:
         plan = self._eval_plan(msg, ctx)
         ctx.skipped.extend(plan.skips)
         hits: list[Hit] = []
-        for check, rules, args_list in plan.groups:
+        for check, rules, args_list, calls in plan.groups:
             if check.batch is not None:
                 try:
                     results = check.batch(msg, ctx, args_list)
@@ -74,10 +75,9 @@ class CompiledRules:
                         if result:
                             hits.append(_eval_hit(rule, result))
                     continue
-            fn = check.fn
-            for rule, args in zip(rules, args_list):
+            for rule, call in zip(rules, calls):
                 try:
-                    result = fn(msg, ctx, **args) if args else fn(msg, ctx)
+                    result = call(msg, ctx)
                 except Exception as exc:  # noqa: BLE001 - one broken check must not lose the message
                     ctx.errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
                     continue
@@ -131,13 +131,37 @@ def _eval_evidence(text: str) -> str:
 @dataclass
 class _EvalPlan:
     skips: tuple[Skip, ...]
-    groups: list[tuple[Check, list[Rule], list[dict]]]  # rules grouped by their check
+    # rules grouped by their check: (check, rules, their arguments, their bound calls)
+    groups: list[tuple[Check, list[Rule], list[dict], list[Callable[..., Any]]]]
+
+
+def _bind(fn: Callable[..., Any], args: dict) -> Callable[..., Any]:
+    """fn with a rule's arguments bound: call(msg, ctx) == fn(msg, ctx, **args), without
+    unpacking a keyword dict on every message. Arguments the signature does not
+    take are left to fn(msg, ctx, **args), which reports them as before."""
+    if not args:
+        return fn
+    try:
+        bound = inspect.signature(fn).bind(None, None, **args)
+    except (TypeError, ValueError):
+        return lambda msg, ctx: fn(msg, ctx, **args)
+    bound.apply_defaults()
+    values = bound.args[2:]
+    if bound.kwargs or len(bound.args) != len(bound.arguments):
+        return lambda msg, ctx: fn(msg, ctx, **args)
+    if len(values) == 1:
+        (first,) = values
+        return lambda msg, ctx: fn(msg, ctx, first)
+    if len(values) == 2:
+        first, second = values
+        return lambda msg, ctx: fn(msg, ctx, first, second)
+    return lambda msg, ctx: fn(msg, ctx, *values)
 
 
 def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str],
                 absent: frozenset[str] = frozenset()) -> _EvalPlan:
     skips: list[Skip] = []
-    grouped: dict[str, tuple[Check, list[Rule], list[dict]]] = {}
+    grouped: dict[str, tuple[Check, list[Rule], list[dict], list[Callable[..., Any]]]] = {}
     for rule in evals:
         check = CHECKS[rule.function]
         if check.network and offline:
@@ -148,9 +172,10 @@ def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str]
             continue
         if check.requires in absent:
             continue  # it could not fire on this message: nothing to run, nothing skipped
-        _, rules, args_list = grouped.setdefault(rule.function, (check, [], []))
+        _, rules, args_list, calls = grouped.setdefault(rule.function, (check, [], [], []))
         rules.append(rule)
         args_list.append(dict(rule.args))
+        calls.append(_bind(check.fn, args_list[-1]))
     return _EvalPlan(tuple(skips), list(grouped.values()))
 
 

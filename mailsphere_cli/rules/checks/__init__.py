@@ -60,21 +60,29 @@ def check(name: str, *, network: bool = False, needs: str = "",
 
 
 def per_message(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Cache `fn(msg)` for the message being scanned, so the checks that share
-    a derived view (the link hosts, the top Content-Type) compute it once.
+    """Cache `fn(msg)` on the message being scanned, so the checks that share a
+    derived view (the links with their hosts, the top Content-Type) compute it once.
 
-    Holds the most recent message object and compares by identity, so a new
-    message (even one at the same address) always recomputes. Callers must
-    treat the value as read-only. A raising `fn` caches nothing.
+    The value is kept in the message's own attribute dict under a key no
+    attribute can have, so it lives and dies with the message: another message
+    (even an equal one) computes its own, and nothing keeps a finished message
+    or its HTML tree alive into the next one. Callers must treat the value as
+    read-only. A raising `fn` caches nothing. An object without an attribute
+    dict gets no caching.
     """
-    last: list[Any] = [None, None]
+    key = f"per_message:{fn.__module__}.{fn.__qualname__}"
 
     @functools.wraps(fn)
     def cached(msg: Any) -> Any:
-        if last[0] is not msg:
-            value = fn(msg)
-            last[0], last[1] = msg, value
-        return last[1]
+        try:
+            store = msg.__dict__
+        except AttributeError:
+            return fn(msg)
+        try:
+            return store[key]
+        except KeyError:
+            value = store[key] = fn(msg)
+            return value
 
     return cached
 
@@ -90,6 +98,18 @@ def count_upto(pattern: Any, text: str, limit: int) -> int:
         if found >= limit:
             break
     return found
+
+
+def kinds_of(args_list: list[dict]) -> list[str] | None:
+    """The `kind` argument of each rule, when every rule passes `kind` and nothing
+    else; None otherwise (the batch then calls its plain form with the rules'
+    own arguments, so that a bad argument is reported as usual)."""
+    kinds = []
+    for args in args_list:
+        if len(args) != 1 or "kind" not in args:
+            return None
+        kinds.append(args["kind"])
+    return kinds
 
 
 def batch(name: str) -> Callable[[CheckFn], CheckFn]:

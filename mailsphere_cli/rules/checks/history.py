@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from mailsphere_cli.rules.checks import batch, check
+from mailsphere_cli.rules.checks import batch, check, kinds_of
 from mailsphere_cli.rules.checks.features import header
 
 _IP_DOMAIN = re.compile(r"@\[?\d{1,3}(?:\.\d{1,3}){3}\]?$")
@@ -120,7 +120,10 @@ def date_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
     value = header(msg, "Date")
     if value is None:
         return [""] * len(args_list)
-    return [_date_kind(msg, value, **args) for args in args_list]
+    kinds = kinds_of(args_list)
+    if kinds is None:
+        return [_date_kind(msg, value, **args) for args in args_list]
+    return [_date_kind(msg, value, kind) for kind in kinds]
 
 
 def _date_kind(msg: Any, value: str, kind: str) -> str:
@@ -165,7 +168,10 @@ def message_id_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[st
     if not value:
         return ["no Message-ID" if args["kind"] == "missing" else "" for args in args_list]
     inner = value.strip().strip("<>")
-    return [_message_id_kind(value, inner, **args) for args in args_list]
+    kinds = kinds_of(args_list)
+    if kinds is None:
+        return [_message_id_kind(value, inner, **args) for args in args_list]
+    return [_message_id_kind(value, inner, kind) for kind in kinds]
 
 
 def _message_id_kind(value: str, inner: str, kind: str) -> str:

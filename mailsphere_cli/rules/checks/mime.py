@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from mailsphere_cli.rules.checks import batch, check, count_upto, per_message
+from mailsphere_cli.rules.checks import batch, check, count_upto, kinds_of, per_message
 
 _WORD = re.compile(r"[^\W\d_]{4,}")
 
@@ -36,7 +36,10 @@ def mime_shape(msg: Any, ctx: Any, kind: str) -> str:
 @batch("mime_shape")
 def mime_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
     facts = _mime(msg)
-    return [_mime_kind(facts, **args) for args in args_list]
+    kinds = kinds_of(args_list)
+    if kinds is None:
+        return [_mime_kind(facts, **args) for args in args_list]
+    return [_KINDS[kind](facts) for kind in kinds]  # an unknown kind: redone rule by rule
 
 
 def _mime(msg: Any) -> _Mime:
