@@ -14,6 +14,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from urllib.parse import SplitResult, urlsplit
+
 from mailsphere_cli.rules.checks import per_message
 from mailsphere_cli.urls import url_host
 
@@ -91,6 +93,12 @@ def links(msg: Any) -> list[tuple[str, str]]:
 @lru_cache(maxsize=16384)
 def _host(url: str) -> str:
     return url_host(url)
+
+
+@lru_cache(maxsize=16384)
+def split_url(url: str) -> SplitResult:
+    """urlsplit(url), once for the checks that read a link's path and query."""
+    return urlsplit(url)
 
 
 @per_message

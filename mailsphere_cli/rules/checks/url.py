@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from mailsphere_cli.rules.checks import check
-from mailsphere_cli.rules.checks.features import MAX_URLS, hosts, links, own_domains
+from mailsphere_cli.rules.checks.features import MAX_URLS, hosts, links, own_domains, split_url
 from mailsphere_cli.urls import is_ip, normalise_url, url_host, url_host_unicode
 
 _SPACES = re.compile(r"\s+")
@@ -261,10 +260,12 @@ def _match_label(label: str, domain: str, index: _LabelIndex) -> str:
         if len(tld) == 2 or domain.count(".") > 1:
             return ""
         return f"{domain} uses the name of {index.exact[label]} under another suffix"
-    for variant in _deletions(label) | {label}:
-        for real, owner in index.near.get(variant, ()):
-            if _one_edit(label, real):
-                return f"{domain} imitates {real} ({owner})"
+    variants = _deletions(label) | {label}
+    if not index.near.keys().isdisjoint(variants):  # one C-level test before the walk
+        for variant in variants:
+            for real, owner in index.near.get(variant, ()):
+                if _one_edit(label, real):
+                    return f"{domain} imitates {real} ({owner})"
     skeleton = index.skeletons.get(_skeleton(label))
     if skeleton:
         return f"{domain} imitates {skeleton[0]} ({skeleton[1]})"
@@ -364,7 +365,7 @@ def url_brand_elsewhere(msg: Any, ctx: Any, where: str) -> str:
     for url, host in links(msg):
         if not host or brand_owning(host):
             continue
-        path = urlsplit(url).path.lower()[:300]
+        path = split_url(url).path.lower()[:300]
         if "." not in path:
             continue
         found = _brand_domain_re().search(path)
@@ -437,7 +438,7 @@ def url_login_non_brand(msg: Any, ctx: Any) -> str:
     for url, host in links(msg):
         if not host or brand_owning(host):
             continue
-        parts = urlsplit(url)
+        parts = split_url(url)
         if _LOGIN_PATH.search(parts.path[:300] + "?" + parts.query[:300]) or _LOGIN_HOST.search(host):
             # the first such link; only now is the body read for brand names
             named = brands_named(msg.body)
