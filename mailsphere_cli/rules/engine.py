@@ -39,9 +39,11 @@ class CompiledRules:
         self._plans: dict[tuple[bool, frozenset[str], frozenset[str]], _EvalPlan] = {}
         self._labels = {r.id: (r.group, tuple(r.tags)) for r in pack.rules.values()}
         self.metas: list[tuple[Rule, expr.Compiled, list[str]]] = []
+        self._metas_count = False  # does any meta read group: or tag: counts?
         for rule in pack.meta_order:
             node = expr.parse(rule.expr)
             self.metas.append((rule, expr.compile_node(node), sorted(expr.references(node))))
+            self._metas_count = self._metas_count or expr.reads_counts(node)
         # decision rows, compiled: (row, fn)
         self.decisions = [(row, expr.compile_node(row.node)) for row in pack.decisions]
 
@@ -87,8 +89,12 @@ class CompiledRules:
 
     def run_metas(self, ctx: "Context") -> list[Hit]:
         hits: list[Hit] = []
-        env = self.environment(ctx)
-        present, group_counts, tag_counts, auth = env.hits, env.group_counts, env.tag_counts, ctx.auth
+        if self._metas_count:
+            env = self.environment(ctx)
+            present, group_counts, tag_counts = env.hits, env.group_counts, env.tag_counts
+        else:  # no meta reads the counts: the ids of the hits are all they need
+            present, group_counts, tag_counts = {h.rule for h in ctx.hits}, {}, {}
+        auth = ctx.auth
         for rule, fn, refs in self.metas:
             if fn(present, group_counts, tag_counts, auth, 0.0):
                 parts = [r for r in refs if r in present]

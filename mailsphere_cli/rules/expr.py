@@ -166,6 +166,13 @@ def groups(node: Node) -> set[str]:
     return found
 
 
+def reads_counts(node: Node) -> bool:
+    """Whether an expression reads `group:` or `tag:` counts."""
+    if node.op in ("group", "tag"):
+        return True
+    return any(isinstance(arg, Node) and reads_counts(arg) for arg in node.args)
+
+
 @dataclass
 class Env:
     """What an expression can see."""
