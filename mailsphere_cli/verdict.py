@@ -85,6 +85,11 @@ class Verdict:
     date: str = ""
 
     def as_dict(self) -> dict[str, Any]:
+        return {**self.head_dict(), "skipped": [s.as_dict() for s in self.skipped],
+                **self.tail_dict()}
+
+    def head_dict(self) -> dict[str, Any]:
+        """The record's keys before `skipped`."""
         return {
             "id": self.id,
             "source": self.source,
@@ -102,7 +107,11 @@ class Verdict:
             "decisions": list(self.decisions),
             "auth": self.auth,
             "attachments": list(self.attachments),
-            "skipped": [s.as_dict() for s in self.skipped],
+        }
+
+    def tail_dict(self) -> dict[str, Any]:
+        """The record's keys after `skipped`."""
+        return {
             "errors": list(self.errors),
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
             "elapsed_ms": round(self.elapsed_ms, 3),
@@ -151,11 +160,9 @@ def clean_record(value: Any) -> Any:
 # What the parent process reads of a verdict; the rest travels as JSON text only.
 LIGHT_KEYS = ("id", "source", "from", "to", "subject", "date", "size", "org", "score",
               "threshold", "action", "decided_by", "hits", "attachments", "errors", "elapsed_ms")
-# The record's keys before and after `skipped`, in the order of Verdict.as_dict().
-_HEAD_KEYS = ("id", "source", "from", "to", "subject", "date", "size", "org", "score",
-              "threshold", "action", "decided_by", "hits", "decisions", "auth", "attachments")
-_TAIL_KEYS = ("errors", "timings_ms", "elapsed_ms")
 _SKIPPED_SLOT = ', "skipped": null, '
+# skipped lists already serialised in this process: a handful of distinct lists recur.
+_SKIPPED_JSON: dict[tuple[Skip, ...], str] = {}
 
 # (light fields, body, offset of the `null` standing for `skipped` in body, skipped as JSON)
 Encoded = tuple[dict[str, Any], str, int, str]
@@ -169,12 +176,17 @@ def encode(verdict: "Verdict") -> Encoded:
     from the rest (the body, where it reads `null`): the database keeps each distinct
     list once. The full record is the body with the list put back in its place.
     """
-    record = verdict.as_dict()
-    head = to_json({key: record[key] for key in _HEAD_KEYS})
-    tail = to_json({key: record[key] for key in _TAIL_KEYS})
-    body = head[:-1] + _SKIPPED_SLOT + tail[1:]
-    return ({key: record[key] for key in LIGHT_KEYS}, body,
-            len(head) - 1 + len(', "skipped": '), to_json(record["skipped"]))
+    head, tail = verdict.head_dict(), verdict.tail_dict()
+    head_text, tail_text = to_json(head), to_json(tail)
+    skipped = _SKIPPED_JSON.get(verdict.skipped)
+    if skipped is None:
+        if len(_SKIPPED_JSON) >= 64:
+            _SKIPPED_JSON.clear()
+        skipped = _SKIPPED_JSON[verdict.skipped] = to_json([s.as_dict() for s in verdict.skipped])
+    fields = head | tail
+    body = head_text[:-1] + _SKIPPED_SLOT + tail_text[1:]
+    return ({key: fields[key] for key in LIGHT_KEYS}, body,
+            len(head_text) - 1 + len(', "skipped": '), skipped)
 
 
 def splice(body: str, offset: int, skipped: str) -> str:
