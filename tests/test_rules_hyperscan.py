@@ -157,3 +157,10 @@ def test_a_pattern_refused_for_its_anchors_is_taken_without_them(tmp_path, monke
     text = "Offer:\n* Cheap pills\n* Fast delivery\n* Best prices\n"
     assert re2.search(pattern, text) is not None
     assert fast.candidates(text.encode()) == [0]
+
+
+def test_the_cache_goes_under_xdg_cache_home_without_an_explicit_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("MAILSPHERE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert sorted(HyperscanSet([r"(?i)free", r"\bwin\b"]).candidates(b"win FREE")) == [0, 1]
+    assert len(list((tmp_path / "mailsphere").glob("hs-*.db"))) == 1

@@ -174,11 +174,16 @@ def hyperscan_form(pattern: str, drop_anchors: bool = False) -> str | None:
     return "".join(out)
 
 
-def cache_dir() -> Path:
+def cache_dir() -> Path | None:
     explicit = os.environ.get("MAILSPHERE_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home directory: no cache, compile every time
+            return None
     return Path(base) / "mailsphere"
 
 
@@ -194,18 +199,27 @@ class HyperscanSet:
         forms = [(index, form) for index, form in forms if form is not None]
         key = hashlib.sha256(json.dumps([_FORMAT, hyperscan.__version__, platform.machine(),
                                          self._flags, forms]).encode("utf-8")).hexdigest()[:32]
-        path = cache_dir() / f"hs-{key}.db"
-        loaded = self._load(path)
+        directory = cache_dir()
+        path = directory / f"hs-{key}.db" if directory else None
+        loaded = self._load(path) if path else None
         if loaded is None:
             loaded = self._compile(forms, patterns)
-            self._save(path, *loaded)
+            if path:
+                self._save(path, *loaded)
         self.indexes, self.database = loaded
         self._local = threading.local()
 
     def _load(self, path: Path):
         try:
             head, _, blob = path.read_bytes().partition(b"\n")
-            return json.loads(head), hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK)
+            indexes = json.loads(head)
+            database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK) if indexes else None
+            if database is not None:  # built for another CPU (a shared home)? fails here
+                database.scan(b"probe", match_event_handler=_collect, context=[],
+                              scratch=hyperscan.Scratch(database))
+            if not all(isinstance(i, int) for i in indexes):
+                return None
+            return indexes, database
         except Exception:  # noqa: BLE001 - missing, stale or damaged: compile instead
             return None
 
