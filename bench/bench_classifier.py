@@ -28,8 +28,9 @@ from mailsphere_cli.classifier.training import read_corpus, train  # noqa: E402
 from mailsphere_cli.message import ParsedMessage  # noqa: E402
 
 
-def train_on_split(corpus_dir: Path, out: Path) -> tuple[float, object]:
-    parts = split(corpus_dir)
+def train_on_split(corpus_dir: Path, out: Path, parts=None) -> tuple[float, object]:
+    """Train on the training side of `parts` (default: the fixed split) and save to `out`."""
+    parts = parts or split(corpus_dir)
     started = time.perf_counter()
     corpus = read_corpus(parts.train["ham"], parts.train["spam"] + parts.train["phish"])
     report = train(corpus)

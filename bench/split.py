@@ -6,6 +6,9 @@ randomness, no state: anyone rerunning this gets the same split, and a message
 keeps its side if files are added or renamed.
 
     python3 bench/split.py [CORPUS]      prints the counts per side and label
+
+`kfold` cuts the same numbers into k folds (the hundred buckets in k runs); with
+k = 5, fold 0 is exactly the 20% test side of the fixed split.
 """
 from __future__ import annotations
 
@@ -29,6 +32,27 @@ class Split:
 def side_of(data: bytes) -> str:
     digest = hashlib.sha256(data).hexdigest()
     return "test" if int(digest[:8], 16) % 100 < TEST_PERCENT else "train"
+
+
+def bucket_of(data: bytes) -> int:
+    return int(hashlib.sha256(data).hexdigest()[:8], 16) % 100
+
+
+def kfold(corpus: Path = DEFAULT_CORPUS, folds: int = 5) -> list[Split]:
+    """k splits: in split i, the messages whose bucket falls in the i-th of k runs of
+    the hundred buckets are the test side, every other message the training side."""
+    parts = [Split() for _ in range(folds)]
+    for folder in LABELS:
+        directory = corpus / folder
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.is_file() and not path.name.startswith("."):
+                held_out = bucket_of(path.read_bytes()) * folds // 100
+                for index, part in enumerate(parts):
+                    side = part.test if index == held_out else part.train
+                    side[folder].append(str(path))
+    return parts
 
 
 def split(corpus: Path = DEFAULT_CORPUS) -> Split:

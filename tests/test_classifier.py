@@ -240,3 +240,90 @@ def test_fast_buckets_match_the_hasher():
     # exception like before, never a crash of the C hasher.
     with pytest.raises(UnicodeEncodeError):
         bucket_array(["w:ok", "w:\ud800"])
+
+
+# -- what a mailing list adds is not the mail ------------------------------------------
+_LIST_SPAM_BODY = (b"Hello, my name is Kelly and I am waiting on my webcam for you.\n"
+                   b"Click http://www.cam-girls.test/live and meet me now\n\n")
+_LIST_FOOTER = (b"-- \nIrish Linux Users' Group: ilug@linux.example\n"
+                b"http://www.linux.example/mailman/listinfo/ilug for (un)subscription "
+                b"information.\nList maintainer: listmaster@linux.example\n")
+
+
+def _list_copy(footer: bytes = _LIST_FOOTER, list_headers: bool = True) -> bytes:
+    headers = (b"List-Id: Irish Linux Users' Group <ilug.linux.example>\n"
+               b"X-BeenThere: ilug@linux.example\nX-Mailman-Version: 1.1\n"
+               if list_headers else b"")
+    return (b"From: Kelly <kelly@cam-girls.test>\nTo: ilug@linux.example\n" + headers +
+            b"Subject: [ILUG] Re: my webcam is on\n\n" + _LIST_SPAM_BODY + footer)
+
+
+def test_list_tag_footer_and_footer_links_are_not_read():
+    direct = (b"From: Kelly <kelly@cam-girls.test>\nTo: bob@home.test\n"
+              b"Subject: Re: my webcam is on\n\n" + _LIST_SPAM_BODY)
+    forwarded = tokens_of(ParsedMessage(_list_copy()))
+    alone = tokens_of(ParsedMessage(direct))
+    for token in ("s:ilug", "w:irish", "w:linux", "w:listinfo", "w:maintainer",
+                  "u:linux.example", "up:mailman"):
+        assert token not in forwarded, token
+    # What the sender wrote reads the same whichever way it came.
+    sender_wrote = [t for t in alone if t.startswith(("s:", "sc:", "w:", "b:", "u:", "up:"))]
+    assert sender_wrote == [t for t in forwarded if t.startswith(("s:", "sc:", "w:", "b:", "u:",
+                                                                  "up:"))]
+    assert "s*reply" in forwarded and "u:cam-girls.test" in forwarded
+
+
+def test_list_footer_is_cut_only_on_list_mail_and_only_at_a_footer():
+    from mailsphere_cli.classifier.features import footer_start, strip_list_tag
+
+    # No list headers: the same text is the sender's, read in full.
+    tokens = tokens_of(ParsedMessage(_list_copy(list_headers=False)))
+    assert {"w:listinfo", "w:maintainer", "w:irish", "u:linux.example"} <= set(tokens)
+    # A signature that says nothing of a list stays; the list footer under it goes.
+    text = "hi there\n-- \nKelly, swimming instructor\n" + _LIST_FOOTER.decode()
+    start = footer_start(text, ("ilug@linux.example",))
+    assert text[:start].endswith("swimming instructor\n")
+    assert footer_start("no footer here\n-- \nKelly\n", ("ilug@linux.example",)) == \
+        len("no footer here\n-- \nKelly\n")
+    # Mailman's "____ / Foo mailing list" footer, with a sponsor block above it.
+    text = ("body\n-------------------------------------------------------\nThis sf.net email "
+            "is sponsored by: ThinkGeek\n_______________________________________________\n"
+            "Razor-users mailing list\nhttps://lists.example/listinfo/razor-users\n")
+    assert text[:footer_start(text, ())] == "body\n"
+    assert strip_list_tag("[ILUG] Re: hello") == "Re: hello"
+    assert strip_list_tag("Re: [SAtalk] hello") == "Re: hello"
+    assert strip_list_tag("hello [not a tag]") == "hello [not a tag]"
+
+
+def test_subject_grams_share_pieces_across_spellings():
+    from mailsphere_cli.classifier.features import subject_grams
+
+    plain, dressed = set(subject_grams("cheap viagra")), set(subject_grams("CHEAP V1AGRA"))
+    assert "sc:<ch" in plain and "sc:gra>" in plain
+    assert plain & dressed >= {"sc:<che", "sc:eap>", "sc:gra>", "sc:agra>"}
+    assert not any(g[3:].strip("<>").isdigit() for g in subject_grams("order 20931 shipped"))
+    assert subject_grams("") == []
+    assert "sc:<rcpt>" not in subject_grams("zzzz, claim", frozenset({"zzzz"}))
+    assert not any("zz" in g for g in subject_grams("zzzz, claim", frozenset({"zzzz"})))
+
+
+def test_idf_is_folded_into_the_exported_weights(corpora):
+    """The model is fitted on idf-scaled rows; the weights it exports give the same
+    decision on the plain rows, so prediction stays one dot product."""
+    from scipy import sparse
+
+    from mailsphere_cli.classifier.model import vectorise
+    from mailsphere_cli.classifier.training import _fit_family, _fit_scaled, idf_weights
+
+    ham, spam = corpora
+    corpus = read_corpus([str(ham)], [str(spam)])
+    matrix = vectorise(corpus.tokens)
+    labels = np.asarray(corpus.labels)
+    idf = idf_weights(matrix)
+    assert idf.min() >= 1.0 and idf.max() > 2.0  # common buckets weigh least
+    for family in ("sgd", "complement_nb"):  # seeded or exact: the same fit twice
+        weights, bias = _fit_family(family, matrix, labels)
+        scaled_weights, scaled_bias = _fit_scaled(
+            family, sparse.csr_matrix(matrix @ sparse.diags(idf)), labels)
+        assert bias == scaled_bias
+        assert np.allclose(matrix @ weights, (matrix @ sparse.diags(idf)) @ scaled_weights)

@@ -96,3 +96,11 @@ def test_split_is_fixed_and_disjoint():
     assert not train & test
     assert 0.15 < len(test) / (len(train) + len(test)) < 0.25
     assert split(CORPUS).test == parts.test
+    from split import kfold
+    folds = kfold(CORPUS, 5)
+    assert folds[0].test == parts.test  # fold 0 is the fixed split's test side
+    held_out = [p for fold in folds for files in fold.test.values() for p in files]
+    assert len(held_out) == len(set(held_out)) == len(train | test)  # each message once
+    for fold in folds:
+        assert not ({p for f in fold.test.values() for p in f} &
+                    {p for f in fold.train.values() for p in f})

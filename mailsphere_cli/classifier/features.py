@@ -5,9 +5,11 @@ ham from its spam, including accidents of provenance: the recipients, the
 organisation's relay names, the dates, the list software that only the ham
 went through, the Message-ID host of one provider. Those make a model look
 perfect on its own corpus and fail on the next one, so none of them become
-tokens. What does: the words of the subject and body, the link targets reduced
-to registrable domain and path words, the MIME shape, the true type of each
-attachment, the sender's display name and domain, the mailer's product name.
+tokens. Nor do the tag, footer and links a mailing list adds to every message it
+forwards (spam it forwards included). What does: the words of the subject (and
+their character n-grams) and body, the link targets reduced to registrable
+domain and path words, the MIME shape, the true type of each attachment, the
+sender's display name and domain, the mailer's product name.
 
 Every token carries a short prefix saying where it came from ("s:" subject,
 "w:" body word, "u:" link domain ...), so `explain` can say why.
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from mailsphere_cli.message import ParsedMessage
 
 # Bump when the tokens change: a model trained on other tokens is refused.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 MAX_BODY_CHARS = 40_000   # the opening of a long mail says what it is
 MAX_TOKENS = 6_000        # bounded work per message whatever it contains
@@ -141,10 +143,99 @@ def words(text: str, limit: int = MAX_TOKENS, hidden: frozenset[str] = frozenset
         out = ["<rcpt>" if w in hidden else w for w in out]
     return out
 
+# -- what a mailing list adds ---------------------------------------------------
+# A discussion list stamps every message it forwards, ham or spam alike: a tag in
+# the subject ("[ILUG] ..."), a footer under the text ("Foo mailing list ...
+# listinfo/foo"), its own links. Those words name the mailbox, not the mail: a
+# model that learns them calls the spam a list forwards ham. So when a message
+# carries a list's headers, the subject tag, the footer and the footer's links are
+# not read; what the sender wrote is.
+_LIST_HEADERS = ("List-Id", "List-Post", "X-Mailman-Version", "X-BeenThere", "Mailing-List",
+                 "X-Loop", "X-Ezmlm-Version", "List-Help")
+_LIST_TAG = re.compile(r"^\s*((?:(?:re|aw|sv|fwd?)\s*:\s*)*)\[[^\]\n]{1,40}\]\s*", re.I)
+_SEPARATOR_LINE = re.compile(r"^(?:-- ?|[-_=*~]{5,}.*)$", re.M)
+_FOOTER_WORDS = ("mailing list", "listinfo", "mailman", "unsubscribe", "subscription",
+                 "list maintainer", "sponsored by", "groups", "list archive", "list info")
+FOOTER_WINDOW = 1500      # list footers sit in the last lines of the text
+FOOTER_HEAD_CHARS = 240   # ... and say what they are in their first lines
 
-def _subject_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
-    subject = msg.subject
+
+def list_names(msg: "ParsedMessage") -> tuple[str, ...] | None:
+    """None for mail no list forwarded; else the list's own names (addresses, List-Id host)."""
+    if not any(msg.has_header(name) for name in _LIST_HEADERS):
+        return None
+    names: set[str] = set()
+    for header in ("List-Id", "List-Post", "X-BeenThere", "Mailing-List", "X-Loop"):
+        value = (msg.header(header) or "").lower()
+        names.update(m.strip("<>.,;:") for m in re.findall(r"[\w.+-]+@[\w.-]+|<[\w.-]+>", value))
+    return tuple(sorted(n for n in names if len(n) >= 4))
+
+
+def footer_start(text: str, names: tuple[str, ...]) -> int:
+    """Where the list's footer begins in `text` (len(text) when there is none): the
+    first separator line in the last lines of the text whose block (up to the next
+    separator) names the list or says what a list footer says. A signature block
+    above the footer says neither, and stays."""
+    window_start = max(0, len(text) - FOOTER_WINDOW)
+    separators = list(_SEPARATOR_LINE.finditer(text, window_start))
+    for index, match in enumerate(separators):
+        end = match.end() + FOOTER_HEAD_CHARS
+        if index + 1 < len(separators):
+            end = min(end, separators[index + 1].start())
+        head = text[match.end():end].lower()
+        if any(word in head for word in _FOOTER_WORDS) or any(n in head for n in names):
+            return match.start()
+    return len(text)
+
+
+def strip_list_tag(subject: str) -> str:
+    """"Re: [ILUG] cheap smokes" -> "Re: cheap smokes"."""
+    return _LIST_TAG.sub(lambda m: m.group(1), subject, count=1)
+
+
+class _Reading:
+    """Per message, once: the recipient's words to hide and, for list mail, the list's
+    own additions to leave out."""
+
+    __slots__ = ("hidden", "listed", "subject", "text", "footer")
+
+    def __init__(self, msg: "ParsedMessage", hidden: frozenset[str]):
+        self.hidden = hidden
+        names = list_names(msg)
+        self.listed = names is not None
+        subject, text = msg.subject, msg.text[:MAX_BODY_CHARS]
+        self.footer = ""
+        if names is not None:
+            subject = strip_list_tag(subject)
+            cut = footer_start(text, names)
+            text, self.footer = text[:cut], text[cut:]
+        self.subject, self.text = subject, text
+
+
+SUBJECT_GRAM_SIZES = (3, 4, 5)
+SUBJECT_GRAM_WORDS = 40
+
+
+def subject_grams(subject: str, hidden: frozenset[str] = frozenset()) -> list[str]:
+    """Character 3- to 5-grams of each subject word, its edges marked ("<fr", "ree>"):
+    "V1agra", "fr-ee" and "FREEEE" share pieces with the words they stand for, where
+    whole words only match themselves. The subject alone: short, so cheap, and the
+    line spammers dress up most."""
+    grams: list[str] = []
+    for word in _word_matches(subject[:300].lower(), SUBJECT_GRAM_WORDS):
+        if word in hidden or word.isdigit():  # order numbers and dates are not words
+            continue
+        marked = f"<{word}>"
+        for size in SUBJECT_GRAM_SIZES:
+            grams.extend([f"sc:{marked[i:i + size]}" for i in range(max(1, len(marked) - size + 1))])
+    return grams
+
+
+def _subject_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
+    hidden = reading.hidden
+    subject = reading.subject
     tokens = [f"s:{w}" for w in words(subject[:500], 60, hidden)]
+    tokens.extend(subject_grams(subject, hidden))
     letters = [c for c in subject if c.isalpha()]
     if len(letters) >= 8:
         upper = sum(c.isupper() for c in letters) / len(letters)
@@ -157,8 +248,9 @@ def _subject_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
     return tokens
 
 
-def _body_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
-    text = msg.text[:MAX_BODY_CHARS]
+def _body_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
+    hidden = reading.hidden
+    text = reading.text
     html_text = msg.html_text[:MAX_BODY_CHARS] if msg.html else ""
     # A mail with both parts says the same thing twice; read the plain text then.
     body = text if len(text.strip()) >= 40 else (text + "\n" + html_text)
@@ -197,9 +289,17 @@ def _url_facts(url: str) -> None | str | tuple[str, tuple[str, ...], bool]:
     return registrable(host), path_words, "@" in before
 
 
-def _url_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
+def _url_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
+    hidden = reading.hidden
     tokens: list[str] = []
-    urls = msg.urls[:MAX_URLS]
+    urls = msg.urls
+    if reading.footer:
+        # The list's own links (listinfo, archives, sponsors) live in its footer.
+        from mailsphere_cli.urls import extract_urls
+        footer_urls = set(extract_urls(reading.footer))
+        if footer_urls:
+            urls = [u for u in urls if u not in footer_urls]
+    urls = urls[:MAX_URLS]
     domains: set[str] = set()
     for url in urls:
         facts = _url_facts(url) if len(url) <= _CACHED_URL_CHARS else _url_facts.__wrapped__(url)
@@ -225,7 +325,7 @@ def _url_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
     return tokens
 
 
-def _html_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
+def _html_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
     if not msg.html:
         return []
     # Which tags a page uses says more about the era's mail software than about intent
@@ -238,7 +338,7 @@ def _html_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
     return tokens
 
 
-def _structure_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
+def _structure_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
     from mailsphere_cli.attachments.filetype import detect, extension_of
 
     top = (msg.header("Content-Type") or "text/plain").split(";", 1)[0].strip().lower()
@@ -260,10 +360,10 @@ def _structure_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]
     return tokens
 
 
-def _sender_tokens(msg: "ParsedMessage", hidden: frozenset[str]) -> list[str]:
+def _sender_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
     tokens: list[str] = []
     name = msg.from_name or ""
-    tokens.extend(f"fn:{w}" for w in words(name[:200], 12, hidden))
+    tokens.extend(f"fn:{w}" for w in words(name[:200], 12, reading.hidden))
     if not name:
         tokens.append("fn*none")
     elif _EMAILISH.search(name):
@@ -318,11 +418,17 @@ def tokens_of(msg: "ParsedMessage") -> list[str]:
         hidden = recipient_words(msg)
     except (ValueError, LookupError, UnicodeError):
         hidden = frozenset()
+    try:
+        reading = _Reading(msg, hidden)
+    except (ValueError, LookupError, RecursionError, UnicodeError):
+        reading = _Reading.__new__(_Reading)
+        reading.hidden, reading.listed, reading.footer = hidden, False, ""
+        reading.subject, reading.text = msg.subject, msg.text[:MAX_BODY_CHARS]
     tokens: list[str] = []
     for extractor in (_subject_tokens, _body_tokens, _url_tokens, _html_tokens,
                       _structure_tokens, _sender_tokens):
         try:
-            found = extractor(msg, hidden)
+            found = extractor(msg, reading)
         except (ValueError, LookupError, RecursionError, UnicodeError):
             # One unreadable view of the message must not cost the others.
             found = [f"err*{extractor.__name__.strip('_')}"]

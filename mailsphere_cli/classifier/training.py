@@ -1,5 +1,11 @@
 """Train, evaluate, update and explain: everything the `train classifier` command calls.
 
+Rows are hashed token counts, log-damped and L2-normalised (`vectorise`), then
+each bucket is scaled by its inverse document frequency in the training mail, so
+words every message has ("the", "and", text/plain) weigh less than the words
+that say what a message is about. The scaling comes after the normalisation, so
+it folds into the exported weights: the deployed model stays one dot product.
+
 Three linear families are cross-validated on the same folds; the one with the
 best spam recall at a ham false-positive rate of at most 0.5% (ties: ROC AUC)
 is fitted on all the mail, calibrated with a sigmoid fitted on its
@@ -14,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 import numpy as np
+from scipy import sparse
 
 from mailsphere_cli.classifier.features import tokens_of
 from mailsphere_cli.classifier.model import LinearModel, bucket_of, sigmoid, vectorise
@@ -123,8 +130,28 @@ def check_enough(corpus: Corpus, minimum: int = MIN_PER_CLASS) -> list[str]:
 
 
 # -- the families ------------------------------------------------------------
+# The idf to the power 0.75, not 1: measured on the shared corpus, full idf cross-validated
+# a little better (recall 99.56% against 99.45% at ham FPR <= 0.5%) but made the model
+# surer about mail unlike its training mail (modern shop notices and invoices in
+# sample_mail/ at p 0.99 against 0.96-0.97).
+IDF_POWER = 0.75
+
+
+def idf_weights(matrix) -> np.ndarray:
+    """Smoothed inverse document frequency of every hash bucket: ln((n+1)/(df+1)) + 1."""
+    df = np.bincount(matrix.indices, minlength=matrix.shape[1]).astype(np.float64)
+    return (np.log((matrix.shape[0] + 1.0) / (df + 1.0)) + 1.0) ** IDF_POWER
+
+
 def _fit_family(name: str, matrix, labels: np.ndarray) -> tuple[np.ndarray, float]:
-    """Fit one family; return its linear decision function as (weights, bias)."""
+    """Fit one family on idf-scaled rows; return its decision function on the
+    unscaled rows (`vectorise`) as (weights, bias): the idf folded into the weights."""
+    idf = idf_weights(matrix)
+    weights, bias = _fit_scaled(name, sparse.csr_matrix(matrix @ sparse.diags(idf)), labels)
+    return weights * idf, bias
+
+
+def _fit_scaled(name: str, matrix, labels: np.ndarray) -> tuple[np.ndarray, float]:
     if name == "logistic":
         from sklearn.linear_model import LogisticRegression
         # dual: far fewer messages than hash buckets, where liblinear's dual solver is fastest.
@@ -133,7 +160,7 @@ def _fit_family(name: str, matrix, labels: np.ndarray) -> tuple[np.ndarray, floa
         return model.coef_.ravel(), float(model.intercept_[0])
     if name == "sgd":
         from sklearn.linear_model import SGDClassifier
-        model = SGDClassifier(loss="log_loss", alpha=2e-5, max_iter=40, tol=1e-4,
+        model = SGDClassifier(loss="log_loss", alpha=2e-4, max_iter=40, tol=1e-4,
                               random_state=7)
         model.fit(matrix, labels)
         return model.coef_.ravel(), float(model.intercept_[0])
@@ -276,13 +303,17 @@ def train(corpus: Corpus, *, org: str | None = None, families: tuple[str, ...] =
         "counts": {"ham": corpus.ham, "spam": corpus.spam, "duplicates": corpus.duplicates,
                    "conflicts": corpus.conflicts, "unreadable": corpus.unreadable},
         "features": {"hashing": "sklearn FeatureHasher, alternate_sign=False",
-                     "weighting": "log1p counts, L2-normalised rows",
-                     "sources": ["subject", "body words and word pairs", "link domains and "
-                                 "path words", "HTML tags", "MIME shape and charsets",
+                     "weighting": "log1p counts, L2-normalised rows, scaled by the training "
+                                  "mail's inverse document frequency (folded into the "
+                                  "weights)",
+                     "sources": ["subject words and their character 3-5-grams",
+                                 "body words and word pairs", "link domains and "
+                                 "path words", "HTML tags", "MIME shape",
                                  "attachment true types", "sender display name and domain",
                                  "mailer product"],
                      "left_out": ["recipients", "Received hosts", "dates", "Message-ID",
-                                  "list-software headers", "header names"]},
+                                  "list-software headers", "header names", "charsets",
+                                  "a mailing list's subject tag, footer and footer links"]},
         "cross_validation": {"folds": folds, "chosen": chosen.as_dict(),
                              "compared": [e.as_dict() for e in evaluations], "why": why},
         "training_seconds": round(seconds, 2), "updates": [], "warnings": warnings,
