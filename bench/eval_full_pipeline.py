@@ -67,7 +67,7 @@ def scan_test_side(parts: Split, model: Path, workers: int) -> Outcome:
     started = time.perf_counter()
     try:
         messages = (item for item in iter_sources(paths) if isinstance(item, RawMessage))
-        for raw, verdict, _ in pool.scan(messages):
+        for raw, verdict in pool.scan(messages):
             folder = label_of[raw.origin]
             flagged = verdict.action.value != "deliver"
             outcome.flagged[folder]["flagged" if flagged else "delivered"] += 1

@@ -190,6 +190,8 @@ def footer_start(text: str, names: tuple[str, ...]) -> int:
 
 def strip_list_tag(subject: str) -> str:
     """"Re: [ILUG] cheap smokes" -> "Re: cheap smokes"."""
+    if "[" not in subject:
+        return subject
     return _LIST_TAG.sub(lambda m: m.group(1), subject, count=1)
 
 
@@ -225,10 +227,17 @@ def subject_grams(subject: str, hidden: frozenset[str] = frozenset()) -> list[st
     for word in _word_matches(subject[:300].lower(), SUBJECT_GRAM_WORDS):
         if word in hidden or word.isdigit():  # order numbers and dates are not words
             continue
-        marked = f"<{word}>"
-        for size in SUBJECT_GRAM_SIZES:
-            grams.extend([f"sc:{marked[i:i + size]}" for i in range(max(1, len(marked) - size + 1))])
+        grams.extend(_word_grams(word) if len(word) <= _WORD_MAX else
+                     _word_grams.__wrapped__(word))
     return grams
+
+
+@lru_cache(maxsize=32768)
+def _word_grams(word: str) -> tuple[str, ...]:
+    """Remembered per worker: subjects repeat their words ("re", "your", "free")."""
+    marked = f"<{word}>"
+    return tuple(f"sc:{marked[i:i + size]}" for size in SUBJECT_GRAM_SIZES
+                 for i in range(max(1, len(marked) - size + 1)))
 
 
 def _subject_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
