@@ -92,7 +92,8 @@ ProgressSink = Callable[[int, int], None]  # messages done, bytes done
 def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSink | None = None,
              on_progress: ProgressSink | None = None, stdin=None) -> ScanSummary:
     store = Store(options.data_dir)
-    workers = Workers(settings, options.workers)
+    fork_lock = threading.Lock()
+    workers = Workers(settings, options.workers, fork_lock=fork_lock)
     summary = ScanSummary()
     started = time.perf_counter()
     cpu_started, children_started = time.process_time(), _children_cpu()
@@ -110,7 +111,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
             run_id = store.start_run(options.paths, pack_version,
                                      {"offline": settings.offline, "skip": list(settings.skip)})
         summary.run_id = run_id
-        recorder = _Recorder(options, settings, run_id, pack_version, summary)
+        recorder = _Recorder(options, settings, run_id, pack_version, summary, fork_lock)
         side: list[tuple[str, object]] = []  # problems and already-known verdicts, in order
 
         def fresh() -> Iterator[RawMessage]:
@@ -225,8 +226,9 @@ class _Recorder:
     """
 
     def __init__(self, options: ScanOptions, settings: Settings, run_id: int, pack_version: str,
-                 summary: ScanSummary):
+                 summary: ScanSummary, fork_lock: threading.Lock):
         self.options, self.settings, self.summary = options, settings, summary
+        self.fork_lock = fork_lock  # held while writing: the pool forks only between writes
         self.run_id, self.pack_version = run_id, pack_version
         self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
@@ -254,18 +256,21 @@ class _Recorder:
     def _run(self) -> None:
         store = None
         try:
-            store = Store(self.options.data_dir)
+            with self.fork_lock:
+                store = Store(self.options.data_dir)
             quarantine, moves = Quarantine(store), MoveLog()
             while (item := self._queue.get()) is not None:
                 kind, payload = item
-                if kind == "verdicts":
-                    self._verdicts(payload, store, quarantine, moves)
-                elif kind == "problem":
-                    store.record_problems(self.run_id, [payload])
-                else:
-                    raw, known = payload
-                    _move(raw, known, store, quarantine, moves, self.summary)
-            moved, failures = moves.apply_mbox(store)
+                with self.fork_lock:
+                    if kind == "verdicts":
+                        self._verdicts(payload, store, quarantine, moves)
+                    elif kind == "problem":
+                        store.record_problems(self.run_id, [payload])
+                    else:
+                        raw, known = payload
+                        _move(raw, known, store, quarantine, moves, self.summary)
+            with self.fork_lock:
+                moved, failures = moves.apply_mbox(store)
             self.summary.moved += moved
             self.summary.move_failures += failures
         except BaseException as exc:  # noqa: BLE001 - handed to the scan loop
@@ -274,7 +279,8 @@ class _Recorder:
                 pass
         finally:
             if store is not None:
-                store.close()
+                with self.fork_lock:
+                    store.close()
 
     def _verdicts(self, batch: list[tuple[RawMessage, VerdictView]], store: Store,
                   quarantine: Quarantine, moves: MoveLog) -> None:

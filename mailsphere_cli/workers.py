@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -137,11 +138,34 @@ def _scan_chunk(chunk: list[tuple[int, RawMessage]]) -> list[tuple[int, Encoded]
 
 
 # -- parent side ---------------------------------------------------------------
+# Messages out in the pool at once: `window` chunks of up to `chunk` messages, and no
+# more bytes than these (a chunk of 25 MiB messages must not hold the run's memory).
+CHUNK_BYTES = 8 << 20
+WINDOW_BYTES = 64 << 20
+
+
+def next_chunk(source: Iterator[tuple[int, RawMessage]], count: int,
+               size: int) -> list[tuple[int, RawMessage]]:
+    """The next messages to send together: up to `count` of them, and fewer once they
+    hold `size` bytes (always at least one, however large)."""
+    chunk, total = [], 0
+    for key, raw in source:
+        chunk.append((key, raw))
+        total += len(raw.data)
+        if len(chunk) >= count or total >= size:
+            break
+    return chunk
+
+
 class Workers:
     """`workers == 1`: in this process. More: a process pool."""
 
-    def __init__(self, settings: Settings, workers: int | None = None, chunk: int = 16):
+    def __init__(self, settings: Settings, workers: int | None = None, chunk: int = 16,
+                 fork_lock: threading.Lock | None = None):
         self.settings = settings
+        # Held by this process's other threads while they are inside SQLite or file
+        # writes: a fork copies whatever locks are held at that instant into the child.
+        self.fork_lock = fork_lock or threading.Lock()
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.chunk = chunk
         self._pipeline: Pipeline | None = None
@@ -163,8 +187,11 @@ class Workers:
         global _PIPELINE, _SETTINGS
         if "fork" in multiprocessing.get_all_start_methods():
             _PIPELINE, _SETTINGS = self._pipeline, self.settings  # what the forks inherit
-            return ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"),
-                                       initializer=_init_forked)
+            executor = ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"),
+                                           initializer=_init_forked)
+            with self.fork_lock:
+                executor.submit(int)  # forks every worker now, while no other thread writes
+            return executor
         return ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
                                    initializer=_init_spawned, initargs=(self.settings,))
 
@@ -187,10 +214,18 @@ class Workers:
         # breaks it then is the one that kills its worker.
         pending: dict[Future, tuple[list[tuple[int, RawMessage]], bool]] = {}
         held: dict[int, RawMessage] = {}
+        held_bytes = 0
         suspects: list[tuple[int, RawMessage]] = []
         source = iter(enumerate(messages))
         exhausted = False
         window = self.workers * 3
+
+        def release(key: int) -> RawMessage | None:
+            nonlocal held_bytes
+            raw = held.pop(key, None)
+            if raw is not None:
+                held_bytes -= len(raw.data)
+            return raw
 
         def submit(chunk: list[tuple[int, RawMessage]], alone: bool) -> None:
             pending[self._executor.submit(_scan_chunk, chunk)] = (chunk, alone)
@@ -200,13 +235,12 @@ class Workers:
                 if not pending:
                     submit([suspects.pop(0)], alone=True)
             else:
-                while not exhausted and len(pending) < window:
-                    chunk = []
-                    for key, raw in source:
+                while not exhausted and len(pending) < window and (
+                        not pending or held_bytes < WINDOW_BYTES):
+                    chunk = next_chunk(source, self.chunk, CHUNK_BYTES)
+                    for key, raw in chunk:
                         held[key] = raw
-                        chunk.append((key, raw))
-                        if len(chunk) >= self.chunk:
-                            break
+                        held_bytes += len(raw.data)
                     if not chunk:
                         exhausted = True
                         break
@@ -223,13 +257,13 @@ class Workers:
                     broken = True
                     if alone:
                         key, raw = chunk[0]
-                        held.pop(key, None)
+                        release(key)
                         yield _crashed(raw, f"worker crashed: {type(exc).__name__}")
                     else:
                         suspects.extend(chunk)
                     continue
                 for key, encoded in results:
-                    yield held.pop(key), VerdictView(*encoded)
+                    yield release(key), VerdictView(*encoded)
             if broken:
                 for chunk, _ in pending.values():
                     suspects.extend(chunk)

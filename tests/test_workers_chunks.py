@@ -1,0 +1,43 @@
+"""How messages are handed to the pool: chunks bounded by count and by bytes."""
+from __future__ import annotations
+
+import hashlib
+
+from mailsphere_cli import workers as workers_module
+from mailsphere_cli.config import load_config
+from mailsphere_cli.sources import Location, RawMessage
+from mailsphere_cli.workers import Settings, Workers, next_chunk
+from tests.conftest import ROOT, make_message
+
+MINIPACK = str(ROOT / "tests" / "data" / "minipack")
+
+
+def _raw(index: int, data: bytes) -> RawMessage:
+    return RawMessage(hashlib.sha256(data).hexdigest(), f"m{index}.eml", data, len(data),
+                      Location("eml", f"m{index}.eml"))
+
+
+def test_a_chunk_stops_at_its_count_or_its_bytes_and_is_never_empty():
+    sizes = [10, 10, 10, 500, 10, 60, 50, 10]
+    source = iter([(i, _raw(i, b"x" * n)) for i, n in enumerate(sizes)])
+    chunks = []
+    while chunk := next_chunk(source, 3, 100):
+        chunks.append([key for key, _ in chunk])
+    # by count; one message alone past the size; by size (60 + 50); what is left
+    assert chunks == [[0, 1, 2], [3], [4, 5, 6], [7]]
+
+
+def test_the_pool_with_small_chunk_and_window_bounds_returns_every_message_once(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(workers_module, "CHUNK_BYTES", 600)
+    monkeypatch.setattr(workers_module, "WINDOW_BYTES", 1500)
+    messages = [_raw(i, make_message(f"Report {i}", "word " * (i * 20) + str(i)))
+                for i in range(30)]
+    pool = Workers(Settings(config=load_config(None), rules_dirs=(MINIPACK,), offline=True,
+                            skip=("classifier",), data_dir=str(tmp_path)), workers=2)
+    try:
+        results = list(pool.scan(iter(messages)))
+    finally:
+        pool.close()
+    assert sorted(raw.origin for raw, _ in results) == sorted(m.origin for m in messages)
+    assert all(view.id == raw.id and view.action.value == "deliver" for raw, view in results)
