@@ -151,7 +151,7 @@ def test_results_are_the_same_with_and_without_hyperscan():
 def test_a_pattern_refused_for_its_anchors_is_taken_without_them(tmp_path, monkeypatch):
     monkeypatch.setenv("MAILSPHERE_CACHE_DIR", str(tmp_path))
     pattern = r"(?m)(?:^[*o][ \t]+[A-Z][^\n]{3,70}\n){3}"  # Hyperscan: "embedded start anchors"
-    assert hyperscan_form(pattern, drop_anchors=True) == r"(?m)(?:[*o][ \t]+[A-Z][^\n]{3,70}\n){3}"
+    assert hyperscan_form(pattern, drop_anchors=True) == r"(?m)(?:[*o][ \t]+[A-Z][^\n]{3,}\n){3}"
     fast = HyperscanSet([pattern, r"never"])
     assert fast.indexes == [0, 1]
     text = "Offer:\n* Cheap pills\n* Fast delivery\n* Best prices\n"
@@ -164,3 +164,16 @@ def test_the_cache_goes_under_xdg_cache_home_without_an_explicit_directory(tmp_p
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert sorted(HyperscanSet([r"(?i)free", r"\bwin\b"]).candidates(b"win FREE")) == [0, 1]
     assert len(list((tmp_path / "mailsphere").glob("hs-*.db"))) == 1
+
+
+def test_a_long_bounded_repeat_is_widened_to_an_open_one():
+    # x{0,80} is an automaton state per repeat to Hyperscan (seconds to compile the
+    # body rules, or "pattern is too large"); x{0,} matches a superset, RE2 decides.
+    assert hyperscan_form(r"gift.{0,80}cards") == r"gift.{0,}cards"
+    assert hyperscan_form(r"\d{1,3}x[a-z]{25,59}") == r"\d{1,3}x[a-z]{25,}"
+    assert hyperscan_form(r"[{]{0,99}") == r"[{]{0,}"  # a brace in a class is a member
+    fast = HyperscanSet([r"(?i)bitcoin\W{1,40}bc1[a-z0-9]{25,59}\b"])
+    assert fast.indexes == [0]  # it was "too large" as written
+    wallet = b"send to BITCOIN: bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh now"
+    assert fast.candidates(wallet) == [0]
+    assert re2.search(r"(?i)bitcoin\W{1,40}bc1[a-z0-9]{25,59}\b", wallet.decode()) is not None
