@@ -29,42 +29,41 @@ class Split:
     test: dict[str, list[str]] = field(default_factory=lambda: {"ham": [], "spam": [], "phish": []})
 
 
-def side_of(data: bytes) -> str:
-    digest = hashlib.sha256(data).hexdigest()
-    return "test" if int(digest[:8], 16) % 100 < TEST_PERCENT else "train"
-
-
 def bucket_of(data: bytes) -> int:
     return int(hashlib.sha256(data).hexdigest()[:8], 16) % 100
+
+
+def side_of(data: bytes) -> str:
+    return "test" if bucket_of(data) < TEST_PERCENT else "train"
+
+
+def _messages(corpus: Path):
+    """(folder, path, bytes) of every message file of the labelled folders, in order."""
+    for folder in LABELS:
+        directory = corpus / folder
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.is_file() and not path.name.startswith("."):
+                yield folder, path, path.read_bytes()
 
 
 def kfold(corpus: Path = DEFAULT_CORPUS, folds: int = 5) -> list[Split]:
     """k splits: in split i, the messages whose bucket falls in the i-th of k runs of
     the hundred buckets are the test side, every other message the training side."""
     parts = [Split() for _ in range(folds)]
-    for folder in LABELS:
-        directory = corpus / folder
-        if not directory.is_dir():
-            continue
-        for path in sorted(directory.iterdir()):
-            if path.is_file() and not path.name.startswith("."):
-                held_out = bucket_of(path.read_bytes()) * folds // 100
-                for index, part in enumerate(parts):
-                    side = part.test if index == held_out else part.train
-                    side[folder].append(str(path))
+    for folder, path, data in _messages(corpus):
+        held_out = bucket_of(data) * folds // 100
+        for index, part in enumerate(parts):
+            side = part.test if index == held_out else part.train
+            side[folder].append(str(path))
     return parts
 
 
 def split(corpus: Path = DEFAULT_CORPUS) -> Split:
     result = Split()
-    for folder in LABELS:
-        directory = corpus / folder
-        if not directory.is_dir():
-            continue
-        for path in sorted(directory.iterdir()):
-            if path.is_file() and not path.name.startswith("."):
-                side = side_of(path.read_bytes())
-                getattr(result, side)[folder].append(str(path))
+    for folder, path, data in _messages(corpus):
+        getattr(result, side_of(data))[folder].append(str(path))
     return result
 
 
