@@ -267,3 +267,51 @@ def test_checks_left_out_for_a_missing_input_would_have_found_nothing():
                 if CHECKS[rule.function].requires == name:
                     assert not CHECKS[rule.function].fn(msg, ctx, **rule.args), (case, rule.id)
     assert all(count >= 5 for count in lacking.values()), lacking
+
+
+def test_direction_and_styled_letter_sets_hold_exactly_what_their_regexes_match():
+    from mailsphere_cli.rules.checks import content
+    every = (chr(c) for c in range(0x110000))
+    bidi, fancy = set(), set()
+    for ch in every:
+        if content._BIDI.match(ch):
+            bidi.add(ch)
+        if content._FANCY.match(ch):
+            fancy.add(ch)
+    assert bidi == content._BIDI_CHARS
+    assert fancy == content._FANCY_CHARS
+
+
+MESSAGE_IDS = ["", "<a@b.example>", "a@b.example", "<a b@c.example>", "<abc>", "<x@[10.1.2.3]>",
+               "<x@10.1.2.3>", "<x@localhost>", "<x@paypa1.com>", "<x@mail.paypal.com>",
+               "  <x@PAYPA1.COM>  ", "<x@y@z.example>", "<>", "<x@>", "<x@.>"]
+MESSAGE_ID_KINDS = ["missing", "no_angle", "no_at", "domain_ip", "from_domain_lookalike",
+                    "no_dot_domain", "spaces"]
+
+
+@dataclass
+class _IdMessage:
+    message_id: str
+
+
+@pytest.mark.parametrize("value", MESSAGE_IDS)
+def test_message_id_batch_answers_like_each_rule_alone(value):
+    check = CHECKS["message_id_shape"]
+    msg = _IdMessage(value.strip())
+    args_list = [{"kind": kind} for kind in MESSAGE_ID_KINDS]
+    alone = [check.fn(msg, None, **args) for args in args_list]
+    assert check.batch(msg, None, args_list) == alone
+    assert check.batch(msg, None, args_list) == alone  # the remembered kinds, second time
+    with pytest.raises(ValueError):
+        check.batch(msg, None, args_list + [{"kind": "no_such_kind"}]) if value.strip() else \
+            check.fn(_IdMessage("<a@b.example>"), None, kind="no_such_kind")
+
+
+def test_kinds_are_read_again_when_the_argument_list_grows():
+    from mailsphere_cli.rules.checks import kinds_of
+    args_list = [{"kind": "a"}]
+    assert kinds_of(args_list) == ["a"]
+    args_list.append({"kind": "b"})
+    assert kinds_of(args_list) == ["a", "b"]
+    args_list.append({"kind": "c", "other": 1})
+    assert kinds_of(args_list) is None

@@ -37,6 +37,9 @@ class CompiledRules:
         self._inputs = [(name, INPUTS[name]) for name in
                         sorted({CHECKS[r.function].requires for r in self.evals} - {""})]
         self._plans: dict[tuple[bool, frozenset[str], frozenset[str]], _EvalPlan] = {}
+        if self.evals:
+            from mailsphere_cli.rules.checks.url import load_reference_data
+            load_reference_data()
         self._labels = {r.id: (r.group, tuple(r.tags)) for r in pack.rules.values()}
         self.metas: list[tuple[Rule, expr.Compiled, list[str]]] = []
         self._metas_count = False  # does any meta read group: or tag: counts?

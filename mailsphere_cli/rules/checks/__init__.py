@@ -100,15 +100,30 @@ def count_upto(pattern: Any, text: str, limit: int) -> int:
     return found
 
 
+_kinds_seen: dict[int, tuple[list[dict], int, list[str] | None]] = {}
+
+
 def kinds_of(args_list: list[dict]) -> list[str] | None:
     """The `kind` argument of each rule, when every rule passes `kind` and nothing
     else; None otherwise (the batch then calls its plain form with the rules'
-    own arguments, so that a bad argument is reported as usual)."""
-    kinds = []
+    own arguments, so that a bad argument is reported as usual).
+
+    The engine passes the same argument list (one per eval plan) with every
+    message, so the answer is remembered for that list object (held here, so
+    its id cannot be reused); the caller must not change the list returned.
+    """
+    seen = _kinds_seen.get(id(args_list))
+    if seen is not None and seen[0] is args_list and seen[1] == len(args_list):
+        return seen[2]
+    kinds: list[str] | None = []
     for args in args_list:
         if len(args) != 1 or "kind" not in args:
-            return None
+            kinds = None
+            break
         kinds.append(args["kind"])
+    if len(_kinds_seen) >= 512:
+        _kinds_seen.clear()
+    _kinds_seen[id(args_list)] = (args_list, len(args_list), kinds)
     return kinds
 
 

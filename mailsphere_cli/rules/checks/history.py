@@ -167,11 +167,12 @@ def message_id_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[st
     value = msg.message_id
     if not value:
         return ["no Message-ID" if args["kind"] == "missing" else "" for args in args_list]
-    inner = value.strip().strip("<>")
     kinds = kinds_of(args_list)
-    if kinds is None:
+    if kinds is None or not _MESSAGE_ID_KINDS.keys() >= set(kinds):
+        inner = value.strip().strip("<>")
         return [_message_id_kind(value, inner, **args) for args in args_list]
-    return [_message_id_kind(value, inner, kind) for kind in kinds]
+    facts = _MessageId(value)
+    return [_MESSAGE_ID_KINDS[kind](facts) for kind in kinds]
 
 
 def _message_id_kind(value: str, inner: str, kind: str) -> str:
@@ -179,22 +180,38 @@ def _message_id_kind(value: str, inner: str, kind: str) -> str:
         return "" if value else "no Message-ID"
     if not value:
         return ""
-    if kind == "no_angle":
-        return value if not (value.startswith("<") and value.rstrip().endswith(">")) else ""
-    if kind == "no_at":
-        return value if "@" not in inner else ""
-    if kind == "domain_ip":
-        return value if _IP_DOMAIN.search(inner) else ""
-    if kind == "from_domain_lookalike":
-        from mailsphere_cli.rules.checks.url import lookalike_of
-        domain = inner.rpartition("@")[2].lower()
-        return lookalike_of(domain) if "." in domain else ""
-    if kind == "no_dot_domain":
-        domain = inner.rpartition("@")[2]
-        return value if "@" in inner and "." not in domain else ""
-    if kind == "spaces":
-        return value if " " in inner else ""
-    raise ValueError(f"unknown message_id_shape kind {kind!r}")
+    judge = _MESSAGE_ID_KINDS.get(kind)
+    if judge is None:
+        raise ValueError(f"unknown message_id_shape kind {kind!r}")
+    return judge(_MessageId(value, inner))
+
+
+class _MessageId:
+    """A present Message-ID: its value, what is inside the angle brackets, its domain."""
+    __slots__ = ("value", "inner", "domain")
+
+    def __init__(self, value: str, inner: str | None = None):
+        self.value = value
+        self.inner = value.strip().strip("<>") if inner is None else inner
+        self.domain = self.inner.rpartition("@")[2]
+
+
+def _msgid_domain_lookalike(m: _MessageId) -> str:
+    from mailsphere_cli.rules.checks.url import lookalike_of
+    domain = m.domain.lower()
+    return lookalike_of(domain) if "." in domain else ""
+
+
+_MESSAGE_ID_KINDS: dict[str, Any] = {
+    "missing": lambda m: "",  # a present one
+    "no_angle": lambda m: m.value if not (m.value.startswith("<") and m.value.rstrip().endswith(">"))
+    else "",
+    "no_at": lambda m: m.value if "@" not in m.inner else "",
+    "domain_ip": lambda m: m.value if _IP_DOMAIN.search(m.inner) else "",
+    "from_domain_lookalike": _msgid_domain_lookalike,
+    "no_dot_domain": lambda m: m.value if "@" in m.inner and "." not in m.domain else "",
+    "spaces": lambda m: m.value if " " in m.inner else "",
+}
 
 
 @batch("date_offset")
