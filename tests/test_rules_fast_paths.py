@@ -315,3 +315,18 @@ def test_kinds_are_read_again_when_the_argument_list_grows():
     assert kinds_of(args_list) == ["a", "b"]
     args_list.append({"kind": "c", "other": 1})
     assert kinds_of(args_list) is None
+
+
+def test_money_amounts_finds_what_finditer_finds():
+    from mailsphere_cli.rules.checks import content
+    pieces = ["$", "€", "£", "USD", "EUR", "GBP", "dollars", "1", "9", "\u0663", "0", ",", ".",
+              " ", "\u2003", "\n", "a", "x_", "USDx", "_"]
+    rnd = random.Random(5)
+    texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14))) for _ in range(20000)]
+    texts += ["Pay $1,000.00 or 2,500 USD, 30 dollars, €5 and 7EUR now", "1.2.3 USD 4 GBP9 $ 5"]
+    for text in texts:
+        pattern = content._MONEY if any(n in text for n in content._CURRENCY_NAMES) \
+            else content._MONEY_SIGNED
+        for limit in (1, 2, 6):
+            expected = [m.group(0) for m in itertools.islice(pattern.finditer(text), limit)]
+            assert content.money_amounts(text, limit) == expected, (text, limit)

@@ -139,15 +139,48 @@ def body_money_amounts(msg: Any, ctx: Any, minimum: int) -> str:
     body = _body(msg)
     if minimum >= 1 and not any(mark in body for mark in _MONEY_MARKS):
         return ""  # every amount needs a currency sign or name: skip the scan
-    # Without a currency name only the sign branch can match: scan with it
-    # alone, which searches for the sign instead of trying both at every digit.
-    pattern = _MONEY if any(name in body for name in _CURRENCY_NAMES) else _MONEY_SIGNED
-    found = []
-    for match in pattern.finditer(body):
-        found.append(match.group(0))
-        if len(found) >= minimum:
-            break
+    found = money_amounts(body, minimum)
     return f"{len(found)} money amounts ({', '.join(found[:3])})" if len(found) >= minimum else ""
+
+
+def money_amounts(body: str, limit: int) -> list[str]:
+    """The first `limit` matches of _MONEY in `body`, exactly as finditer finds them,
+    but tried only where a match can start: at a currency sign, or in the run of
+    digits, commas and dots (and one space) in front of a currency name. Python's
+    re otherwise tries both branches at every character (3 ms on a 50,000-character
+    body with a currency name)."""
+    starts = []
+    for sign in "$€£":
+        at = body.find(sign)
+        while at != -1:
+            starts.append(at)
+            at = body.find(sign, at + 1)
+    names = False
+    for name in _CURRENCY_NAMES:
+        at = body.find(name)
+        while at != -1:
+            names = True
+            start = at
+            if start and body[start - 1].isspace():  # \s is str.isspace, \d str.isdecimal
+                start -= 1
+            while start and (body[start - 1] in ",." or body[start - 1].isdecimal()):
+                start -= 1
+            starts.extend(range(start, at))
+            at = body.find(name, at + 1)
+    # Without a currency name only the sign branch can match: try it alone.
+    pattern = _MONEY if names else _MONEY_SIGNED
+    found: list[str] = []
+    end = 0
+    for start in sorted(set(starts)):
+        if start < end:
+            continue  # inside the amount found last; finditer goes on after it
+        match = pattern.match(body, start)
+        if match:
+            found.append(match.group(0))
+            if len(found) >= limit:
+                break
+            end = match.end()
+    return found
 
 
 @check("subject_shape")
