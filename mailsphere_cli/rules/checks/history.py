@@ -153,7 +153,7 @@ def received_date_spread(msg: Any, ctx: Any, hours: float) -> str:
         spread = max(stamps) - min(stamps)
     except TypeError:
         return ""
-    return f"hops span {spread}" if spread > timedelta(hours=hours) else ""
+    return f"hops span {spread}" if spread > _hours(hours) else ""
 
 
 @check("message_id_shape")

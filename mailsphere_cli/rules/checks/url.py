@@ -446,17 +446,29 @@ _LOGIN_PATH = re.compile(r"log-?in|log-?on|sign-?in|signon|verif|confirm|webscr|
 _LOGIN_HOST = re.compile(r"secure|account|update|log-?in|sign-?in|verif|banking|webscr|confirm", re.I)
 
 
+@lru_cache(maxsize=8192)
+def _login_host_kind(host: str) -> bool | None:
+    """None for no host or a brand's host (the link is passed over), else whether the
+    host name itself looks like a sign-in page (then its path need not be read)."""
+    if not host or brand_owning(host):
+        return None
+    return bool(_LOGIN_HOST.search(host))
+
+
 @check("url_login_non_brand", requires="urls")
 def url_login_non_brand(msg: Any, ctx: Any) -> str:
     """The message names a brand and links to a sign-in looking page not on its domains."""
     for url, host in links(msg):
-        if not host or brand_owning(host):
+        login_host = _login_host_kind(host)
+        if login_host is None:
             continue
-        parts = split_url(url)
-        if _LOGIN_PATH.search(parts.path[:300] + "?" + parts.query[:300]) or _LOGIN_HOST.search(host):
-            # the first such link; only now is the body read for brand names
-            named = brands_named(msg.body)
-            return f"names {named[0].name} but links to {url[:120]}" if named else ""
+        if not login_host:
+            parts = split_url(url)  # cannot raise: url_host split this URL to find its host
+            if not _LOGIN_PATH.search(parts.path[:300] + "?" + parts.query[:300]):
+                continue
+        # the first such link; only now is the body read for brand names
+        named = brands_named(msg.body)
+        return f"names {named[0].name} but links to {url[:120]}" if named else ""
     return ""
 
 
