@@ -248,13 +248,21 @@ class ParsedMessage:
                                                           f"{limits.max_header_length} bytes"))
         self.raw_headers = headers
         self._index: dict[str, list[str]] = {}
+        self._decoded: dict[str, str | None] = {}
         for name, value in headers:
             self._index.setdefault(name.lower(), []).append(value)
 
     # -- headers ---------------------------------------------------------
     def header(self, name: str) -> str | None:
-        values = self._index.get(name.lower())
-        return decode_header_value(values[0]) if values else None
+        """The first value of a header, decoded (once per message and name: the
+        stages and checks ask for Date, From, Subject, Message-ID many times)."""
+        key = name.lower()
+        try:
+            return self._decoded[key]
+        except KeyError:
+            values = self._index.get(key)
+            value = self._decoded[key] = decode_header_value(values[0]) if values else None
+            return value
 
     def headers(self, name: str) -> list[str]:
         return [decode_header_value(v) for v in self._index.get(name.lower(), [])]

@@ -208,12 +208,7 @@ def evaluate(node: Node, env: Env) -> Any:
     if op == "score":
         return env.score
     if op == "auth":
-        value: Any = env.auth
-        for key in args:
-            value = value.get(key) if isinstance(value, dict) else None
-        if isinstance(value, bool):
-            return 1 if value else 0
-        return value if value is not None else ""
+        return _auth_value(env.auth, args)
     if op == "!":
         return 0 if _truthy(evaluate(args[0], env)) else 1
     if op == "neg":
@@ -225,12 +220,7 @@ def evaluate(node: Node, env: Env) -> Any:
     if op in ("+", "-"):
         a, b = _number(evaluate(args[0], env)), _number(evaluate(args[1], env))
         return a + b if op == "+" else a - b
-    left, right = evaluate(args[0], env), evaluate(args[1], env)
-    if isinstance(left, str) or isinstance(right, str):
-        left, right = str(left), str(right)
-        if op not in ("==", "!="):
-            raise ExprError(f"{op} compares numbers, not text")
-    return 1 if _COMPARE[op](left, right) else 0
+    return _compare(op, evaluate(args[0], env), evaluate(args[1], env))
 
 
 def _number(value: Any) -> float:

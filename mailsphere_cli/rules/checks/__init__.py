@@ -127,6 +127,16 @@ def kinds_of(args_list: list[dict]) -> list[str] | None:
     return kinds
 
 
+def each_kind(args_list: list[dict], kind_fn: Callable[..., Any], *lead: Any) -> list:
+    """The batch form of a check whose rules differ only by `kind`: `kind_fn(*lead,
+    kind)` per rule, or with each rule's own arguments when they are not just a kind
+    (so that a bad argument is reported as usual)."""
+    kinds = kinds_of(args_list)
+    if kinds is None:
+        return [kind_fn(*lead, **args) for args in args_list]
+    return [kind_fn(*lead, kind) for kind in kinds]
+
+
 def batch(name: str) -> Callable[[CheckFn], CheckFn]:
     """Register the batch form of the already registered check `name`."""
 

@@ -8,7 +8,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-from mailsphere_cli.rules.checks import batch, check, kinds_of
+from mailsphere_cli.rules.checks import batch, check, each_kind
 from mailsphere_cli.rules.checks.features import body_chars_from_u0370
 
 MAX_CHARS = 50_000
@@ -191,10 +191,7 @@ def subject_shape(msg: Any, ctx: Any, kind: str) -> str:
 @batch("subject_shape")
 def subject_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
     subject = msg.subject[:500]
-    kinds = kinds_of(args_list)
-    if kinds is None:
-        return [_subject_kind(msg, subject, **args) for args in args_list]
-    return [_subject_kind(msg, subject, kind) for kind in kinds]
+    return each_kind(args_list, _subject_kind, msg, subject)
 
 
 def _subject_kind(msg: Any, subject: str, kind: str) -> str:

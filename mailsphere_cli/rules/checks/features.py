@@ -1,7 +1,7 @@
 """Facts about one message that several checks read, worked out once.
 
 The checks stay small functions of (msg, ctx); what they share lives here:
-decoded header values, the sender addresses, the links with their hosts, the
+the sender addresses, the links with their hosts, the
 organisation's own domains, and cheap "is there anything to look at" answers
 that let a check return at once on the common plain message. Each fact is
 computed on first use for the message being scanned (`per_message`) or, when
@@ -37,21 +37,6 @@ INPUTS: dict[str, Any] = {
 
 # -- headers -------------------------------------------------------------------
 
-@per_message
-def _decoded_headers(msg: Any) -> dict[str, str | None]:
-    return {}
-
-
-def header(msg: Any, name: str) -> str | None:
-    """msg.header(name) (the first value, decoded), decoded once per message."""
-    values = _decoded_headers(msg)
-    try:
-        return values[name]
-    except KeyError:
-        value = values[name] = msg.header(name)
-        return value
-
-
 _ADDRESS_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
@@ -72,7 +57,7 @@ def sender_address(msg: Any, ctx: Any, which: str) -> str:
     if which == "Return-Path":
         return msg.return_path if msg.has_header("Return-Path") else ""
     if which == "Sender":
-        return first_address_in(header(msg, "Sender") or "") if msg.has_header("Sender") else ""
+        return first_address_in(msg.header("Sender") or "") if msg.has_header("Sender") else ""
     if which == "Envelope":
         return ctx.auth.get("env_from") or ""
     return ""

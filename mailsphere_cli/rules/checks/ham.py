@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from mailsphere_cli.rules.checks import check
-from mailsphere_cli.rules.checks.features import header, own_domains
+from mailsphere_cli.rules.checks.features import own_domains
 
 _LIST_ID = re.compile(r"<?[A-Za-z0-9][\w.-]*\.[\w.-]+>?\s*$")
 _BRACKETED = re.compile(r"<([^<>\s]+)>")
@@ -24,7 +24,7 @@ def _references(msg: Any) -> str:
     """In-Reply-To and References together ("" when the message has neither)."""
     if not msg.has_header("In-Reply-To") and not msg.has_header("References"):
         return ""
-    return (header(msg, "In-Reply-To") or "") + " " + (header(msg, "References") or "")
+    return (msg.header("In-Reply-To") or "") + " " + (msg.header("References") or "")
 
 
 @check("list_headers")
@@ -32,7 +32,7 @@ def list_headers(msg: Any, ctx: Any) -> str:
     """A well-formed List-Id plus a way to reach the list (List-Post or List-Help)."""
     if not msg.has_header("List-Id"):
         return ""
-    list_id = header(msg, "List-Id") or ""
+    list_id = msg.header("List-Id") or ""
     bracket = _BRACKETED.search(list_id)
     value = bracket.group(1) if bracket else list_id.strip()
     if not value or not _LIST_ID.match(value) or "@" in value:
@@ -96,7 +96,7 @@ def pgp_signed(msg: Any, ctx: Any) -> str:
 def mua_known(msg: Any, ctx: Any) -> str:
     """A mail client that people (not bulk tools) write with, named in the headers
     and consistent with a Message-ID of the shape that client makes."""
-    agent = (header(msg, "User-Agent") or header(msg, "X-Mailer") or "")[:200]
+    agent = (msg.header("User-Agent") or msg.header("X-Mailer") or "")[:200]
     mid = msg.message_id
     if not agent:
         return ""

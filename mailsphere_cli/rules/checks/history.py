@@ -13,8 +13,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from mailsphere_cli.rules.checks import batch, check, kinds_of
-from mailsphere_cli.rules.checks.features import header
+from mailsphere_cli.rules.checks import batch, check, each_kind, kinds_of
 
 _IP_DOMAIN = re.compile(r"@\[?\d{1,3}(?:\.\d{1,3}){3}\]?$")
 _BIG_PROVIDER = re.compile(r"(?:^|\.)(hotmail|yahoo|aol|msn|gmail|google|outlook|live|mail\.ru|"
@@ -66,7 +65,7 @@ def _band(msg: Any, delta: timedelta, now: datetime, source: str, direction: str
           max_hours: float = 0) -> str:
     if delta < _hours(hours) or (max_hours and delta >= _hours(max_hours)):
         return ""
-    return f"Date {header(msg, 'Date')} is {delta} {'after' if direction == 'future' else 'before'} " \
+    return f"Date {msg.header('Date')} is {delta} {'after' if direction == 'future' else 'before'} " \
            f"the {source} time {now.isoformat()}"
 
 
@@ -109,7 +108,7 @@ def received_helo_claims_provider(msg: Any, ctx: Any) -> str:
 
 @check("date_shape")
 def date_shape(msg: Any, ctx: Any, kind: str) -> str:
-    value = header(msg, "Date")
+    value = msg.header("Date")
     if value is None:
         return ""
     return _date_kind(msg, value, kind)
@@ -117,13 +116,10 @@ def date_shape(msg: Any, ctx: Any, kind: str) -> str:
 
 @batch("date_shape")
 def date_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
-    value = header(msg, "Date")
+    value = msg.header("Date")
     if value is None:
         return [""] * len(args_list)
-    kinds = kinds_of(args_list)
-    if kinds is None:
-        return [_date_kind(msg, value, **args) for args in args_list]
-    return [_date_kind(msg, value, kind) for kind in kinds]
+    return each_kind(args_list, _date_kind, msg, value)
 
 
 def _date_kind(msg: Any, value: str, kind: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from mailsphere_cli.perimeter.rdns import looks_dynamic
 from mailsphere_cli.perimeter.received import is_illegal, is_private
-from mailsphere_cli.rules.checks import batch, check, kinds_of
+from mailsphere_cli.rules.checks import batch, check, each_kind
 
 CLOCK_SKEW = timedelta(hours=1)
 _IP_CHARS = "0123456789abcdefABCDEF:."
@@ -133,10 +133,7 @@ def rcvd_check(msg: Any, ctx: Any, kind: str) -> str:
 
 @batch("rcvd_check")
 def rcvd_check_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
-    kinds = kinds_of(args_list)
-    if kinds is None:
-        return [_rcvd_kind(ctx, **args) for args in args_list]
-    return [_rcvd_kind(ctx, kind) for kind in kinds]
+    return each_kind(args_list, _rcvd_kind, ctx)
 
 
 def _rcvd_kind(ctx: Any, kind: str) -> str:
@@ -184,7 +181,4 @@ def helo_check_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
     if hop is None or not hop.helo or hop.authenticated:
         return [""] * len(args_list)
     facts = _helo_facts(hop)
-    kinds = kinds_of(args_list)
-    if kinds is None:
-        return [_helo_kind(ctx, hop, facts, **args) for args in args_list]
-    return [_helo_kind(ctx, hop, facts, kind) for kind in kinds]
+    return each_kind(args_list, _helo_kind, ctx, hop, facts)

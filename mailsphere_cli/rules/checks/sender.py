@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Any
 
-from mailsphere_cli.rules.checks import batch, check, kinds_of
+from mailsphere_cli.rules.checks import batch, check, each_kind
 from mailsphere_cli.rules.checks.features import domain_of, own_domains, sender_address
 from mailsphere_cli.rules.checks.url import (brand_owning, brands_named, is_freemail,
                                              lookalike_of, reg_domain, suspicious_tld)
@@ -138,10 +138,7 @@ def from_domain_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[s
     if not domain:
         return [""] * len(args_list)
     label = reg_domain(domain).split(".")[0]
-    kinds = kinds_of(args_list)
-    if kinds is None:
-        return [_domain_shape(domain, label, **args) for args in args_list]
-    return [_domain_shape(domain, label, kind) for kind in kinds]
+    return each_kind(args_list, _domain_shape, domain, label)
 
 
 def _domain_shape(domain: str, label: str, kind: str) -> str:
@@ -179,10 +176,7 @@ def from_local_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[st
     local = msg.from_addr.partition("@")[0]
     if not local:
         return [""] * len(args_list)
-    kinds = kinds_of(args_list)
-    if kinds is None:
-        return [_local_shape(msg, local, **args) for args in args_list]
-    return [_local_shape(msg, local, kind) for kind in kinds]
+    return each_kind(args_list, _local_shape, msg, local)
 
 
 def _local_shape(msg: Any, local: str, kind: str) -> str:
@@ -243,10 +237,7 @@ def from_name_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str
     name = msg.from_name.strip().strip('"')[:200]
     if not name:
         return [""] * len(args_list)
-    kinds = kinds_of(args_list)
-    if kinds is None:
-        return [_name_shape(name, **args) for args in args_list]
-    return [_name_shape(name, kind) for kind in kinds]
+    return each_kind(args_list, _name_shape, name)
 
 
 def _name_shape(name: str, kind: str) -> str:
