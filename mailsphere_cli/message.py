@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
 from email.message import Message
-from email.parser import BytesParser
+from email.parser import BytesParser, Parser
 from functools import lru_cache
 
 from mailsphere_cli.verdict import Hit
@@ -37,6 +37,7 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 _PARSER = BytesParser(policy=policy.compat32)
+_TEXT_PARSER = Parser(policy=policy.compat32)
 _FROM_LINE = re.compile(rb"\A(?:>?From [^\n]*\n)+")
 _WS = re.compile(r"\s+")
 _NOT_B64 = re.compile(rb"[^A-Za-z0-9+/=]")
@@ -187,6 +188,40 @@ def _filenames(part: Message) -> tuple[str, ...]:
     return tuple(names)
 
 
+# One header field as compat32 stores it: a name of printable ASCII without ":",
+# the value from its first non-blank character through every continuation line
+# (line breaks kept, the last one dropped). Possessive and atomic pieces: a field
+# cannot end inside a CRLF or give back part of a line.
+_NL = r"(?>\r\n|\r|\n)"
+_NAME = r"[\041-\071\073-\176]+"
+_VALUE = r"[^\r\n]*+(?:" + _NL + r"[ \t][^\r\n]*+)*+"
+_HEADER_FIELD = re.compile(f"({_NAME}):[ \\t]*+({_VALUE}){_NL}")
+_HEADER_BLOCK = re.compile(f"(?:{_NAME}:[ \\t]*+{_VALUE}{_NL})*{_NL}")
+
+
+def parse_bytes(raw: bytes) -> Message:
+    """`BytesParser(policy=compat32).parsebytes(raw)`: the same tree, built faster
+    for the common single-part message (nearly nine in ten on the corpus).
+
+    The feed parser handles a header block line by line in Python (about half of
+    all parse time) and then reads a single-part body line by line only to join
+    the lines again. Here a header block made only of well-formed fields and
+    continuation lines, ended by an empty line, is read with one regex into the
+    same (name, value) pairs, and the rest of the text becomes the payload as it
+    is. Anything else (a stray line among the headers, a leading "From ", a
+    multipart or message/* type, no empty line) goes to the feed parser.
+    """
+    text = raw.decode("ascii", "surrogateescape")
+    block = _HEADER_BLOCK.match(text)
+    if block is not None:
+        msg = Message()
+        msg._headers = _HEADER_FIELD.findall(text, 0, block.end())
+        if msg.get_content_maintype() not in ("multipart", "message"):
+            msg.set_payload(text[block.end():])
+            return msg
+    return _TEXT_PARSER.parsestr(text)
+
+
 class cached_property:  # noqa: N801 - used like functools.cached_property
     """functools.cached_property without its lock (Python 3.11 takes an RLock on every
     first access; 3.12 dropped it): a message is only ever read by one thread."""
@@ -223,7 +258,7 @@ class ParsedMessage:
             raw = raw[: limits.max_size]
         self.raw = raw
         try:
-            self._msg = _PARSER.parsebytes(raw)
+            self._msg = parse_bytes(raw)
         except RecursionError:
             self.limit_hits.append(Hit("MIME_TOO_DEEP", "MIME nesting too deep to parse"))
             head = raw.split(b"\n\n", 1)[0]
@@ -235,22 +270,32 @@ class ParsedMessage:
                                                            f"kept {limits.max_headers}"))
             items = items[: limits.max_headers]
         headers: list[tuple[str, str]] = []
+        index: dict[str, list[str]] = {}
         too_long = False
+        max_length = limits.max_header_length
         for name, value in items:
-            if not isinstance(value, str):
+            if value.__class__ is not str:
                 value = str(value)
-            if len(value) > limits.max_header_length:
+            if len(value) > max_length:
                 too_long = True
-                value = value[: limits.max_header_length]
-            headers.append((str(name), value.replace("\r", "").replace("\n", "")))
+                value = value[:max_length]
+            if "\n" in value or "\r" in value:  # folded: most values are not
+                value = value.replace("\r", "").replace("\n", "")
+            if name.__class__ is not str:
+                name = str(name)
+            headers.append((name, value))
+            key = name.lower()
+            values = index.get(key)
+            if values is None:
+                index[key] = [value]
+            else:
+                values.append(value)
         if too_long:
             self.limit_hits.append(Hit("HEADER_TOO_LONG", f"a header field is over "
                                                           f"{limits.max_header_length} bytes"))
         self.raw_headers = headers
-        self._index: dict[str, list[str]] = {}
+        self._index = index
         self._decoded: dict[str, str | None] = {}
-        for name, value in headers:
-            self._index.setdefault(name.lower(), []).append(value)
 
     # -- headers ---------------------------------------------------------
     def header(self, name: str) -> str | None:

@@ -1,0 +1,83 @@
+"""message.parse_bytes must build the same tree as the standard compat32 parse."""
+from __future__ import annotations
+
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailsphere_cli.message import parse_bytes
+from mailsphere_cli.sources import RawMessage, iter_sources
+
+_STANDARD = BytesParser(policy=policy.compat32)
+
+
+def _shape(node: Message) -> tuple:
+    """Everything the parse decides about a node, its children included."""
+    payload = node._payload
+    children = tuple(_shape(child) for child in payload) if isinstance(payload, list) else payload
+    return (node.get_unixfrom(), tuple(node._headers), node.get_default_type(),
+            node.preamble, node.epilogue, tuple(type(d).__name__ for d in node.defects),
+            children)
+
+
+CASES = [
+    b"From: a@example.com\nSubject: hi\n\nbody line\nsecond\n",
+    b"From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\nmore\r\n",
+    b"From: a@example.com\r\nSubject: hi\r\n\nbody after a mixed separator\n",
+    b"From: a@example.com\nSubject: hi\n\r\nbody after a CRLF blank line\n\n",
+    b"From: a@example.com\rSubject: old mac\r\rbody\r",
+    b"From: a@example.com\nthis is not a header\nSubject: x\n\nbody\n",
+    b"From: a@example.com\nSubject: no body at all\n",
+    b"From: a@example.com\nSubject: empty body\n\n",
+    b" continued: first line\nFrom: a@example.com\n\nbody\n",
+    b"From someone Tue Mar  5 10:00:00 2024\nFrom: a@example.com\n\nbody\n",
+    b"Subject: caf\xc3\xa9 \xff\nFrom: a@example.com\n\nbody \xe9\xff\n\n\nend",
+    b"Subject: folded\n header line\n\tand tab\nFrom: a@example.com\n\nbody\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n--b--\n",
+    b"Content-Type: multipart/alternative\n\nno boundary given\n",
+    b"Content-Type: message/rfc822\n\nFrom: inner@example.com\n\ninner body\n",
+    b"Content-Type: message/delivery-status\n\nReporting-MTA: dns; x\n\nAction: failed\n",
+    b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n",
+    b"Content-Type: MULTIPART/Mixed; boundary=\"q\"\n\n--q\n\nx\n--q--\n",
+    b"no headers here at all\n\nbody\n",
+    b"",
+    b"\n\nbody only\n",
+    b"From: a@example.com\n" + b"X-Long: " + b"y" * 20000 + b"\n\n" + b"z" * 20000 + b"\n",
+]
+
+
+@pytest.mark.parametrize("raw", CASES)
+def test_same_tree_as_the_standard_parse(raw):
+    assert _shape(parse_bytes(raw)) == _shape(_STANDARD.parsebytes(raw))
+
+
+def test_same_tree_on_every_corpus_message(corpus):
+    checked = 0
+    for folder in ("ham", "spam", "phish", "malformed"):
+        for item in iter_sources([str(corpus / folder)]):
+            if not isinstance(item, RawMessage):
+                continue
+            try:
+                expected = _shape(_STANDARD.parsebytes(item.data))
+            except RecursionError:
+                continue
+            assert _shape(parse_bytes(item.data)) == expected, item.origin
+            checked += 1
+    assert checked > 3000
+
+
+_PIECES = ["From: a@b", "Subject: x", "X-A:", "X-B:  y", "Content-Type: text/plain",
+           "Content-Type: multipart/mixed; boundary=z", "--z", "--z--", "Content-Type: message/rfc822",
+           ":no name", "From ", "no colon", "body", "é", "\udcff", "\x0c", "\x00", " ", "\t",
+           "\r\n", "\n", "\r", "\r\n", "\n", ":", "A"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=30))
+def test_same_tree_on_generated_text(pieces):
+    raw = "".join(pieces).encode("utf-8", "surrogateescape")
+    assert _shape(parse_bytes(raw)) == _shape(_STANDARD.parsebytes(raw))
