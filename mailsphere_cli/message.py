@@ -222,6 +222,29 @@ def parse_bytes(raw: bytes) -> Message:
     return _TEXT_PARSER.parsestr(text)
 
 
+def _content_facts(node: Message) -> tuple[str, str]:
+    """(content type, charset) as the email package reads them, never raising."""
+    try:
+        ctype = node.get_content_type()
+    except Exception:  # noqa: BLE001
+        ctype = "text/plain"
+    try:
+        charset = node.get_content_charset() or ""
+    except Exception:  # noqa: BLE001
+        charset = ""
+    return ctype, charset
+
+
+@lru_cache(maxsize=1024)
+def _content_type_facts(value: str) -> tuple[str, str]:
+    """`_content_facts` of a part whose first Content-Type field is `value`: both
+    depend on that value alone, and mail repeats a few values part after part
+    (reading the parameters was a third of building the parts)."""
+    probe = Message()
+    probe._headers = [("Content-Type", value)]
+    return _content_facts(probe)
+
+
 class cached_property:  # noqa: N801 - used like functools.cached_property
     """functools.cached_property without its lock (Python 3.11 takes an RLock on every
     first access; 3.12 dropped it): a message is only ever read by one thread."""
@@ -407,10 +430,11 @@ class ParsedMessage:
 
     def _leaf(self, node: Message, path: str, depth: int) -> MimePart:
         defects = [type(d).__name__ for d in getattr(node, "defects", [])]
-        try:
-            ctype = node.get_content_type()
-        except Exception:  # noqa: BLE001
-            ctype = "text/plain"
+        declared = next((v for k, v in node._headers if k.lower() == "content-type"), None)
+        if declared.__class__ is str and len(declared) <= 1000:
+            ctype, charset = _content_type_facts(declared)
+        else:
+            ctype, charset = _content_facts(node)
         cte = str(node.get("Content-Transfer-Encoding", "") or "").strip().lower()
         raw = node.get_payload()
         if not isinstance(raw, str):
@@ -420,10 +444,6 @@ class ParsedMessage:
         except UnicodeEncodeError:  # 8-bit text the parser already decoded with replacement
             raw_bytes = raw.encode("utf-8", "surrogateescape")
         payload = _transfer_decode(raw_bytes, cte, defects, self.limits.max_size)
-        try:
-            charset = node.get_content_charset() or ""
-        except Exception:  # noqa: BLE001
-            charset = ""
         disposition = (node.get_content_disposition() or "") if hasattr(
             node, "get_content_disposition") else ""
         return MimePart(path=path, content_type=ctype, filenames=_filenames(node),

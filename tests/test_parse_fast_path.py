@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailsphere_cli.message import parse_bytes
+from mailsphere_cli.message import _content_facts, _content_type_facts, parse_bytes
 from mailsphere_cli.sources import RawMessage, iter_sources
 
 _STANDARD = BytesParser(policy=policy.compat32)
@@ -81,3 +81,17 @@ _PIECES = ["From: a@b", "Subject: x", "X-A:", "X-B:  y", "Content-Type: text/pla
 def test_same_tree_on_generated_text(pieces):
     raw = "".join(pieces).encode("utf-8", "surrogateescape")
     assert _shape(parse_bytes(raw)) == _shape(_STANDARD.parsebytes(raw))
+
+
+@pytest.mark.parametrize("value", [
+    "text/plain", "TEXT/HTML; Charset=\"UTF-8\"", "text/plain; charset*=utf-8''%E2%82%AC",
+    "text/plain; charset*=x-unknown''abc", "textplain", "text/plain; charset=caf\udcc3\udca9",
+    "text/plain; charset=", "multipart/digest; boundary=x", "", ";;;", "a/b/c; charset=x",
+    "text/plain;\n charset=iso-8859-1 (comment)", "image/png; name=\"a;b.png\"; charset=\"\"",
+])
+def test_content_type_facts_depend_on_the_first_value_alone(value):
+    raw = ("X-Other: 1\nContent-Type: " + value + "\nContent-Type: text/html; charset=koi8-r"
+           "\n\nbody\n").encode("utf-8", "surrogateescape")
+    node = _STANDARD.parsebytes(raw)
+    node.set_default_type("message/rfc822")  # as inside a multipart/digest
+    assert _content_type_facts(node._headers[1][1]) == _content_facts(node)

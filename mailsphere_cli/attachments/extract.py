@@ -43,10 +43,9 @@ class FoundObject:
 
 def find_objects(msg: Any) -> list[FoundObject]:
     objects: list[FoundObject] = []
-    known_hashes: set[str] = set()
-    for part in getattr(msg, "parts", []):
+    parts = getattr(msg, "parts", [])
+    for part in parts:
         payload = part.payload or b""
-        known_hashes.add(hashlib.sha256(payload).hexdigest())
         is_body_text = _is_body_text(part)
         if not is_body_text:
             found = FoundObject(list(part.filenames), part.content_type, payload, "mime",
@@ -60,6 +59,8 @@ def find_objects(msg: Any) -> list[FoundObject]:
             if part.content_type == "text/html":
                 objects.extend(_data_uris(text, f"part {part.path}"))
     if mime_is_suspicious(msg):
+        # Hashes of what the MIME parts hold, so a raw block that is one of them is skipped.
+        known_hashes = {hashlib.sha256(part.payload or b"").hexdigest() for part in parts}
         objects.extend(_raw_blocks(getattr(msg, "raw", b"") or b"", known_hashes))
     return objects
 
@@ -78,6 +79,8 @@ _UU_BEGIN = re.compile(rb"^begin(?:-base64)? +[0-7]{3,4} +([^\r\n]{1,255})\r?$",
 
 
 def _uuencoded(text: bytes, where: str) -> list[FoundObject]:
+    if b"begin" not in text:  # the pattern's literal start: most text has none
+        return []
     found = []
     for match in list(_UU_BEGIN.finditer(text))[:MAX_UU_BLOCKS]:
         name = match.group(1).decode("utf-8", "replace").strip()
@@ -123,6 +126,8 @@ _DATA_URI = re.compile(rb"data:([a-z0-9.+\-]+/[a-z0-9.+\-]+)?((?:;[a-z0-9.+\-]+=
 
 
 def _data_uris(html: bytes, where: str) -> list[FoundObject]:
+    if b";base64," not in html.lower():  # what every match contains, in any case
+        return []
     found = []
     for index, match in enumerate(_DATA_URI.finditer(html)):
         if index >= MAX_DATA_URIS:

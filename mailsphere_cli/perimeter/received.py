@@ -228,8 +228,25 @@ _FOR_BARE = re.compile(r"\s*([^\s;()<>]+@[^\s;()<>]+)")
 
 
 def _read_from_clause(clause: str, relay: Relay, ascii_text: bool = False) -> None:
-    """`ascii_text`: the clause is ASCII, so a case-insensitive pattern can only
-    match where its literal text appears in `clause.lower()` (a cheap pre-check)."""
+    """The connecting IP, recorded rDNS and HELO of the `from` clause, onto `relay`.
+
+    `ascii_text`: the clause is ASCII, so a case-insensitive pattern can only
+    match where its literal text appears in `clause.lower()` (a cheap pre-check).
+    Remembered per clause text: unlike the whole header (ids, dates), the `from`
+    clause repeats; on the corpus four in five were seen before. Only clauses
+    of ordinary length are kept, so hostile headers cannot fill memory."""
+    if len(clause) <= 512:
+        relay.ip, relay.rdns, relay.helo = _from_clause_facts(clause, ascii_text)
+    else:
+        relay.ip, relay.rdns, relay.helo = _read_from_facts(clause, ascii_text)
+
+
+@lru_cache(maxsize=4096)
+def _from_clause_facts(clause: str, ascii_text: bool) -> tuple[str, str | None, str]:
+    return _read_from_facts(clause, ascii_text)
+
+
+def _read_from_facts(clause: str, ascii_text: bool) -> tuple[str, str | None, str]:
     name = _first_word(clause)
     rest = clause[len(name):] if clause.startswith(name) else clause
     lowered = rest.lower() if ascii_text else None
@@ -251,33 +268,32 @@ def _read_from_clause(clause: str, relay: Relay, ascii_text: bool = False) -> No
     if not ip and name.startswith("["):
         literal = _BRACKET_IP.fullmatch(name)
         ip = _clean_ip(literal.group(1)) if literal else ""
-    relay.ip = ip
 
     exim_helo = _EXIM_HELO.search(rest) if lowered is None or "helo=" in lowered else None
     qmail_helo = _QMAIL_HELO.search(rest) if lowered is None or "(helo" in lowered else None
     first_paren = _FIRST_PAREN.match(rest)
     if exim_helo or (first_paren and first_paren.group(1).startswith("[")):
         # Exim: the name is what rDNS gave ("[IP]" when none), helo in the comment.
-        relay.rdns = "" if name.startswith("[") else name.lower()
-        relay.helo = exim_helo.group(1) if exim_helo else name
+        recorded_rdns = "" if name.startswith("[") else name.lower()
+        helo = exim_helo.group(1) if exim_helo else name
     elif qmail_helo:
-        relay.rdns = "" if name.lower() == "unknown" else name.lower()
-        relay.helo = qmail_helo.group(1)
+        recorded_rdns = "" if name.lower() == "unknown" else name.lower()
+        helo = qmail_helo.group(1)
     elif first_paren and "[" in first_paren.group(1) and _BRACKET_IP.search(first_paren.group(1)):
         # Postfix, Sendmail, Courier, Gmail: "(rdns [ip])", sometimes "ident@rdns".
         inner = first_paren.group(1)
         rdns = inner[:inner.find("[")].strip().rsplit("@", 1)[-1].rstrip(".").lower()
-        relay.rdns = "" if rdns in _UNKNOWN_RDNS else rdns
-        relay.helo = name
+        recorded_rdns = "" if rdns in _UNKNOWN_RDNS else rdns
+        helo = name
     elif _BRACKET_IP.match(rest.strip()):
         # Sendmail without a HELO comment: "from rdns [ip]".
-        relay.rdns = "" if name.lower() in _UNKNOWN_RDNS else name.lower()
-        relay.helo = ""
+        recorded_rdns = "" if name.lower() in _UNKNOWN_RDNS else name.lower()
+        helo = ""
     else:
         # Exchange "from HELO (IP)" and anything else: no rDNS recorded.
-        relay.rdns = None
-        relay.helo = name
-    relay.helo = relay.helo.strip().rstrip(";")
+        recorded_rdns = None
+        helo = name
+    return ip, recorded_rdns, helo.strip().rstrip(";")
 
 
 # Literal text that each case-insensitive marker pattern cannot match without
