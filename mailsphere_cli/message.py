@@ -346,6 +346,10 @@ class ParsedMessage:
     def has_header(self, name: str) -> bool:
         return name.lower() in self._index
 
+    def header_names(self):
+        """The lowercased names of the message's headers (a set-like view: read only)."""
+        return self._index.keys()
+
     @cached_property
     def subject(self) -> str:
         return self.header("Subject") or ""

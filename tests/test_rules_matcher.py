@@ -109,3 +109,23 @@ def test_long_header_values_are_matched_without_the_memo(pack):
     subject = "make money fast " + "x" * 5000
     msg = ParsedMessage(f"Subject: {subject}\nFrom: a@b.example\n\nhello\n".encode())
     assert {h.rule for h in matcher.match(msg)} == _reference(matcher, msg)
+
+
+def test_direct_span_finder_equals_the_wrappers_search():
+    """Evidence spans come from the RE2 object under the re-like wrapper: the same
+    spans as the wrapper's search, and the wrapper itself where that is missing."""
+    from mailsphere_cli.rules.matcher import OPTIONS, _span_finder
+
+    class WrapperOnly:  # what a wrapper without the inner object offers
+        def __init__(self, regex):
+            self.search = regex.search
+
+    patterns = [rb"<[^<>\s]+@[^<>\s]+>", rb"(?i)\bfree\b", rb"(a)(b)?", rb"x*", rb"^\s*\d"]
+    texts = [b"", b"In reply to <a@b.example> and <c@d>", b"FREE money, free", b"ab a",
+             b"yyy", b" 12", "caf\u00e9 \u212aelvin".encode("utf-8")]
+    for pattern in patterns:
+        regex = re2.compile(pattern, OPTIONS)
+        for find in (_span_finder(regex), _span_finder(WrapperOnly(regex))):
+            for text in texts:
+                found = regex.search(text)
+                assert find(text) == (None if found is None else found.span()), (pattern, text)

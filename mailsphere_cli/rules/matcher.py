@@ -7,10 +7,12 @@ can take (rules/hyperscan_set.py), an RE2 set for the others. Each rule it
 reports is then searched on its own with RE2, which decides the hit and finds
 its evidence. A header target of one rule is just searched.
 
-Header targets are looked at only when the message has that header, and their
-results are remembered per target for the header's raw value (mailing lists,
-mailers and MIME headers repeat the same values from message to message):
-the same value always gives the same hits, so a repeated value costs a lookup.
+Header targets are looked at only when the message has that header (the names
+the message and the pack have in common, one set intersection), and the hits
+of all targets of one header name (its raw, decoded, address and name views)
+are remembered together for the header's raw value (mailing lists, mailers and
+MIME headers repeat the same values from message to message): the same value
+always gives the same hits, so a repeated value costs one lookup.
 """
 from __future__ import annotations
 
@@ -58,7 +60,11 @@ def _header_view(raw_values: list[str], view: str) -> str:
     """A header target's text from the header's raw values (one per field)."""
     if view == "raw":
         return "\n".join(raw_values)
-    values = [decode_header_value(v) for v in raw_values]
+    return _decoded_view([decode_header_value(v) for v in raw_values], view)
+
+
+def _decoded_view(values: list[str], view: str) -> str:
+    """A header target's text from the header's decoded values."""
     if view == "addr":
         return "\n".join(a for v in values for _, a in addresses(v) if a)
     if view == "name":
@@ -77,6 +83,26 @@ def _encode(text: str) -> bytes:
         return text.encode("utf-8", "replace")
 
 
+def _span_finder(regex) -> Callable[[bytes], "tuple[int, int] | None"]:
+    """find(data): the span of regex's first match in data, or None. Calls the
+    RE2 object under the re-like wrapper directly: the wrapper's search goes
+    through a generator and builds a match object (a few microseconds a call,
+    several times the search itself on a header). The same call with the same
+    arguments as the wrapper makes; the wrapper's search where it is missing."""
+    engine = getattr(getattr(regex, "_regexp", None), "Match", None)
+    anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+    if engine is None or anchor is None:
+        def find(data: bytes) -> "tuple[int, int] | None":
+            found = regex.search(data)
+            return None if found is None else found.span()
+        return find
+
+    def find_direct(data: bytes) -> "tuple[int, int] | None":
+        span = engine(anchor, data, 0, len(data))[0]
+        return None if span[0] < 0 else span
+    return find_direct
+
+
 class _Target:
     """The rules of one target, ready to run."""
 
@@ -90,6 +116,7 @@ class _Target:
         self.header = name.lower() if kind == "header" and name != "ALL" else ""
         self.prefix = f"{target}: " if kind == "header" else ""
         self.singles = [re2.compile(rule.regex.encode("utf-8"), OPTIONS) for rule in rules]
+        self.spans = [_span_finder(single) for single in self.singles]
         self.fast = None  # Hyperscan, for the patterns it takes
         rest = list(range(len(rules)))
         # Hyperscan for the message texts (even for one rule: it scans a long text
@@ -108,7 +135,6 @@ class _Target:
             for index in self.rest:
                 self.set.Add(rules[index].regex)
             self.set.Compile()
-        self.memo = lru_cache(maxsize=_MEMO_SIZE)(self._header_hits) if self.header else None
 
     def candidates(self, data: bytes) -> list[int]:
         """Indexes of the rules that may match `data` (every one that does), in order."""
@@ -124,26 +150,60 @@ class _Target:
     def hits(self, text: str) -> tuple[Hit, ...]:
         if not text:
             return ()
-        data = _encode(text)
+        return self.hits_in(_encode(text))
+
+    def hits_in(self, data: bytes) -> tuple[Hit, ...]:
         out = []
         for index in self.candidates(data):
-            found = self.singles[index].search(data)
-            if found is None:
+            span = self.spans[index](data)
+            if span is None:
                 continue
             if self.kind == "uri":  # the whole URL the rule matched in
-                start = data.rfind(b"\n", 0, found.start()) + 1
-                end = data.find(b"\n", found.end())
+                start = data.rfind(b"\n", 0, span[0]) + 1
+                end = data.find(b"\n", span[1])
                 evidence = data[start: end if end >= 0 else len(data)].decode("utf-8", "replace")
             else:
-                evidence = found.group(0).decode("utf-8", "replace")
+                evidence = data[span[0]:span[1]].decode("utf-8", "replace")
                 if self.prefix:
                     evidence = self.prefix + evidence
             out.append(Hit(self.ids[index], evidence_text(evidence or self.descriptions[index])))
         return tuple(out)
 
-    def _header_hits(self, raw_key: str) -> tuple[Hit, ...]:
+
+class _Header:
+    """The targets of one header name (its views: raw, decoded, addresses, names),
+    with their results remembered per raw value."""
+
+    def __init__(self, name: str, targets: list[_Target]):
+        self.name = name
+        self.targets = targets
+        self.memo = lru_cache(maxsize=_MEMO_SIZE)(self._memo_hits)
+
+    def hits(self, raw_values: "list[str] | tuple[str, ...]") -> tuple[Hit, ...]:
+        if len(raw_values) == 1:
+            raw_key = raw_values[0]
+        else:
+            raw_key = "\n".join(raw_values)
+        if len(raw_key) > _MEMO_MAX_TEXT:
+            return self._hits(raw_values)
+        return self.memo(raw_key)
+
+    def _memo_hits(self, raw_key: str) -> tuple[Hit, ...]:
         # raw_key is the header's raw values joined by newlines (values hold none).
-        return self.hits(_header_view(raw_key.split("\n"), self.view))
+        return self._hits(raw_key.split("\n"))
+
+    def _hits(self, raw_values: "list[str] | tuple[str, ...]") -> tuple[Hit, ...]:
+        decoded = None  # the values decoded once for all views of this header
+        out: list[Hit] = []
+        for target in self.targets:
+            if target.view == "raw":
+                text = "\n".join(raw_values)
+            else:
+                if decoded is None:
+                    decoded = [decode_header_value(v) for v in raw_values]
+                text = _decoded_view(decoded, target.view)
+            out.extend(target.hits(text))
+        return tuple(out)
 
 
 class PatternMatcher:
@@ -158,27 +218,23 @@ class PatternMatcher:
         self.targets = [_Target(kind, target, group, use_hyperscan)
                         for (kind, target), group in sorted(by_target.items())]
         # header name (lowercased) -> its targets; the other targets read message views
-        self.by_header: dict[str, list[_Target]] = {}
+        by_header: dict[str, list[_Target]] = {}
         self.others: list[_Target] = []
         for target in self.targets:
             if target.header:
-                self.by_header.setdefault(target.header, []).append(target)
+                by_header.setdefault(target.header, []).append(target)
             else:
                 self.others.append(target)
+        self.headers = {name: _Header(name, targets) for name, targets in by_header.items()}
+        self._order = {name: rank for rank, name in enumerate(self.headers)}
 
     def match(self, msg: "ParsedMessage") -> list[Hit]:
         hits: list[Hit] = []
-        for name, targets in self.by_header.items():
-            raw_values = msg.raw_header_values(name)
-            if not raw_values:
-                continue
-            raw_key = "\n".join(raw_values)
-            long = len(raw_key) > _MEMO_MAX_TEXT
-            for target in targets:
-                if long:
-                    hits.extend(target.hits(_header_view(raw_values, target.view)))
-                else:
-                    hits.extend(target.memo(raw_key))
+        headers = self.headers
+        # the header names both the message and some rule have, in rule order
+        present = msg.header_names() & headers.keys()
+        for name in sorted(present, key=self._order.__getitem__):
+            hits.extend(headers[name].hits(msg.raw_header_values(name)))
         for target in self.others:
             text = msg.header_block if target.kind == "header" else _KIND_TEXT[target.kind](msg)
             hits.extend(target.hits(text))
