@@ -30,6 +30,21 @@ from mailsphere_cli.workers import Settings, build_pipeline  # noqa: E402
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
+def _groups(plan):
+    """The plan's steps as (check, rules, argument dicts, calls), one per check function."""
+    from mailsphere_cli.rules.checks import CHECKS
+    grouped: dict[str, tuple] = {}
+    for rule, call, batch, rules, args_list, calls in plan.steps:
+        if call is None:
+            grouped[rules[0].function] = (CHECKS[rules[0].function], rules, args_list, calls)
+        else:
+            entry = grouped.setdefault(rule.function, (CHECKS[rule.function], [], [], []))
+            entry[1].append(rule)
+            entry[2].append(dict(rule.args))
+            entry[3].append(call)
+    return list(grouped.values())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dirs", nargs="*", default=[str(CORPUS / d) for d in ("ham", "spam", "phish")])
@@ -65,7 +80,7 @@ def main() -> int:
             for hit in compiled.match_patterns(msg):
                 ctx.add(hit)
             plan = compiled._eval_plan(msg, ctx)
-            for check, rules, args_list, _ in plan.groups:
+            for check, rules, args_list, _ in _groups(plan):
                 began = time.thread_time()
                 results = check.batch(msg, ctx, args_list) if check.batch is not None else \
                     [check.fn(msg, ctx, **a) for a in args_list]

@@ -57,29 +57,42 @@ class CompiledRules:
         """Which eval rules run and which are skipped: the same for every message
         with the same offline flag, the same skipped stages and the same inputs
         absent (no HTML, no links...), so built once for each such combination."""
-        skipped_stages = frozenset(s.name for s in ctx.skipped if s.name in self._needed_stages)
-        absent = frozenset(name for name, present in self._inputs if not present(msg, ctx))
-        key = (bool(ctx.offline), skipped_stages, absent)
+        needed = self._needed_stages
+        skipped_stages = frozenset(s.name for s in ctx.skipped if s.name in needed) \
+            if ctx.skipped else frozenset()
+        present = tuple(has(msg, ctx) for _, has in self._inputs)
+        key = (bool(ctx.offline), skipped_stages, present)
         plan = self._plans.get(key)
         if plan is None:
+            absent = frozenset(name for (name, _), has in zip(self._inputs, present) if not has)
             plan = self._plans[key] = _build_plan(self.evals, ctx.offline, skipped_stages, absent)
         return plan
 
     def run_evals(self, msg: "ParsedMessage", ctx: "Context") -> list[Hit]:
         plan = self._eval_plan(msg, ctx)
-        ctx.skipped.extend(plan.skips)
+        if plan.skips:
+            ctx.skipped.extend(plan.skips)
         hits: list[Hit] = []
-        for check, rules, args_list, calls in plan.groups:
-            if check.batch is not None:
+        add = hits.append
+        for rule, call, batch, rules, args_list, calls in plan.steps:
+            if call is not None:  # a rule of its own
                 try:
-                    results = check.batch(msg, ctx, args_list)
-                except Exception:  # noqa: BLE001 - redone rule by rule below, which records it
-                    results = None
-                if results is not None:
-                    for rule, result in zip(rules, results):
-                        if result:
-                            hits.append(_eval_hit(rule, result))
+                    result = call(msg, ctx)
+                except Exception as exc:  # noqa: BLE001 - one broken check must not lose the message
+                    ctx.errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
                     continue
+                if result:
+                    add(_eval_hit(rule.id, rule.description if result is True else str(result)))
+                continue
+            try:
+                results = batch(msg, ctx, args_list)
+            except Exception:  # noqa: BLE001 - redone rule by rule below, which records it
+                results = None
+            if results is not None:
+                for rule, result in zip(rules, results):
+                    if result:
+                        add(_eval_hit(rule.id, rule.description if result is True else str(result)))
+                continue
             for rule, call in zip(rules, calls):
                 try:
                     result = call(msg, ctx)
@@ -87,7 +100,7 @@ class CompiledRules:
                     ctx.errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
                     continue
                 if result:
-                    hits.append(_eval_hit(rule, result))
+                    add(_eval_hit(rule.id, rule.description if result is True else str(result)))
         return hits
 
     def run_metas(self, ctx: "Context") -> list[Hit]:
@@ -127,21 +140,20 @@ class CompiledRules:
         return expr.Env(present, groups, tags, ctx.auth, score)
 
 
-def _eval_hit(rule: Rule, result: object) -> Hit:
-    return Hit(rule.id, _eval_evidence(rule.description if result is True else str(result)))
-
-
-@lru_cache(maxsize=4096)
-def _eval_evidence(text: str) -> str:
-    """Evidence of an eval hit; the same texts (descriptions, "no Message-ID") recur."""
-    return _evidence(text, 160)
+@lru_cache(maxsize=8192)
+def _eval_hit(rule_id: str, text: str) -> Hit:
+    """The hit of an eval rule with this evidence text (a description, or what the
+    check returned). Hits are frozen, and the same ones ("no Message-ID", a
+    rule's description) recur from message to message: made once."""
+    return Hit(rule_id, _evidence(text, 160))
 
 
 @dataclass
 class _EvalPlan:
     skips: tuple[Skip, ...]
-    # rules grouped by their check: (check, rules, their arguments, their bound calls)
-    groups: list[tuple[Check, list[Rule], list[dict], list[Callable[..., Any]]]]
+    # one step per rule run alone, (rule, call, None, (), (), ()), or per check with a
+    # batch form, (None, None, batch, its rules, their arguments, their bound calls)
+    steps: list[tuple[Any, ...]]
 
 
 def _bind(fn: Callable[..., Any], args: dict) -> Callable[..., Any]:
@@ -185,7 +197,13 @@ def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str]
         rules.append(rule)
         args_list.append(dict(rule.args))
         calls.append(_bind(check.fn, args_list[-1]))
-    return _EvalPlan(tuple(skips), list(grouped.values()))
+    steps: list[tuple[Any, ...]] = []
+    for check, rules, args_list, calls in grouped.values():
+        if check.batch is not None:
+            steps.append((None, None, check.batch, rules, args_list, calls))
+        else:  # in the order the rules of each check were grouped, as before
+            steps.extend((rule, call, None, (), (), ()) for rule, call in zip(rules, calls))
+    return _EvalPlan(tuple(skips), steps)
 
 
 def run(msg: "ParsedMessage", ctx: "Context") -> None:
