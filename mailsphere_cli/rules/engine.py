@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable
 
 from mailsphere_cli.rules import expr
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from mailsphere_cli.message import ParsedMessage
 
 _evidence = evidence_text
+_name_of = attrgetter("name")
 
 
 class CompiledRules:
@@ -36,7 +38,8 @@ class CompiledRules:
         self._needed_stages = {CHECKS[r.function].needs for r in self.evals} - {""}
         self._inputs = [(name, INPUTS[name]) for name in
                         sorted({CHECKS[r.function].requires for r in self.evals} - {""})]
-        self._plans: dict[tuple[bool, frozenset[str], frozenset[str]], _EvalPlan] = {}
+        self._plans: dict[tuple[bool, frozenset[str], tuple[bool, ...]], _EvalPlan] = {}
+        self._calls: dict[str, tuple[dict, Callable[..., Any]]] = {}  # rule id -> args, bound call
         if self.evals:
             from mailsphere_cli.rules.checks.url import load_reference_data
             load_reference_data()
@@ -58,14 +61,18 @@ class CompiledRules:
         with the same offline flag, the same skipped stages and the same inputs
         absent (no HTML, no links...), so built once for each such combination."""
         needed = self._needed_stages
-        skipped_stages = frozenset(s.name for s in ctx.skipped if s.name in needed) \
-            if ctx.skipped else frozenset()
+        skipped = ctx.skipped  # mostly network checks skipped offline, rarely a stage
+        if not skipped or needed.isdisjoint(map(_name_of, skipped)):
+            skipped_stages: frozenset[str] = frozenset()
+        else:
+            skipped_stages = frozenset(s.name for s in skipped if s.name in needed)
         present = tuple(has(msg, ctx) for _, has in self._inputs)
         key = (bool(ctx.offline), skipped_stages, present)
         plan = self._plans.get(key)
         if plan is None:
             absent = frozenset(name for (name, _), has in zip(self._inputs, present) if not has)
-            plan = self._plans[key] = _build_plan(self.evals, ctx.offline, skipped_stages, absent)
+            plan = self._plans[key] = _build_plan(self.evals, ctx.offline, skipped_stages, absent,
+                                                  self._calls)
         return plan
 
     def run_evals(self, msg: "ParsedMessage", ctx: "Context") -> list[Hit]:
@@ -180,7 +187,12 @@ def _bind(fn: Callable[..., Any], args: dict) -> Callable[..., Any]:
 
 
 def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str],
-                absent: frozenset[str] = frozenset()) -> _EvalPlan:
+                absent: frozenset[str] = frozenset(),
+                bound: dict[str, tuple[dict, Callable[..., Any]]] | None = None) -> _EvalPlan:
+    """The plan for one combination; `bound` keeps each rule's argument dict and bound
+    call across the plans of one rule pack (binding inspects the signature)."""
+    if bound is None:
+        bound = {}
     skips: list[Skip] = []
     grouped: dict[str, tuple[Check, list[Rule], list[dict], list[Callable[..., Any]]]] = {}
     for rule in evals:
@@ -195,8 +207,12 @@ def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str]
             continue  # it could not fire on this message: nothing to run, nothing skipped
         _, rules, args_list, calls = grouped.setdefault(rule.function, (check, [], [], []))
         rules.append(rule)
-        args_list.append(dict(rule.args))
-        calls.append(_bind(check.fn, args_list[-1]))
+        if rule.id not in bound:
+            args = dict(rule.args)
+            bound[rule.id] = (args, _bind(check.fn, args))
+        args, call = bound[rule.id]
+        args_list.append(args)
+        calls.append(call)
     steps: list[tuple[Any, ...]] = []
     for check, rules, args_list, calls in grouped.values():
         if check.batch is not None:
