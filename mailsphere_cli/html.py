@@ -20,7 +20,19 @@ _LINK_ATTRS = (("a", "href"), ("area", "href"), ("img", "src"), ("form", "action
 _LINK_SELECTOR = ", ".join(f"{tag}[{attr}]" for tag, attr in _LINK_ATTRS)
 _META_URL = re.compile(r"url\s*=\s*['\"]?([^'\";\s]+)", re.I)
 _MAX_HTML = 2 * 1024 * 1024
+_SPACES = re.compile(r"  +")
 _NOT_SHOWN = ["script", "style", "head", "noscript", "template"]
+
+
+def collapse_blanks(text: str) -> str:
+    """Every run of [ \\t\\r\\f\\v]+ as one space. The other blanks become spaces
+    first (str.replace, only for those present), then runs of two or more spaces
+    are collapsed: a regex on the literal "  " skips ahead, where one on the class
+    stopped at every space between two words (4x the time on the corpus HTML)."""
+    for blank in "\t\r\f\v":
+        if blank in text:
+            text = text.replace(blank, " ")
+    return _SPACES.sub(" ", text) if "  " in text else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +55,7 @@ class HtmlDocument:
         root = tree.body or tree.root
         if root is None:
             return ""
-        return re.sub(r"[ \t\r\f\v]+", " ", root.text(separator=" ")).strip()
+        return collapse_blanks(root.text(separator=" ")).strip()
 
     @cached_property
     def anchors(self) -> list[Anchor]:
@@ -51,7 +63,7 @@ class HtmlDocument:
             return []
         out = []
         for node in self.tree.css("a[href]")[:2000]:
-            href = (node.attributes.get("href") or "").strip()
+            href = (node.attrs.get("href") or "").strip()
             out.append(Anchor(href, node.text(deep=True, separator=" ").strip()))
         return out
 
@@ -71,7 +83,8 @@ class HtmlDocument:
         found: list[str] = []
         for tag, attr in _LINK_ATTRS:
             for node in by_tag[tag][:2000]:
-                value = (node.attributes.get(attr) or "").strip()
+                # attrs reads the one attribute; attributes builds a dict of all
+                value = (node.attrs.get(attr) or "").strip()
                 if tag == "meta":
                     match = _META_URL.search(value)
                     if not match:

@@ -191,3 +191,31 @@ def test_html_links_come_grouped_by_tag_in_document_order():
 def test_numeric_hosts_become_dotted_quads(url, expected):
     from mailsphere_cli.urls import normalise_url
     assert normalise_url(url) == expected
+
+
+def test_collapse_blanks_equals_the_plain_substitution():
+    import random
+    from mailsphere_cli.html import collapse_blanks
+    plain = re.compile(r"[ \t\r\f\v]+")
+    rng = random.Random(5)
+    alphabet = " \t\r\f\v\nab\u00a0\u2003\u3000x"
+    texts = ["", " ", "a  b", "\t", "a \t\r\f\v b", "  lead and trail  ", "no blanks"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(20000)]
+    for text in texts:
+        assert collapse_blanks(text) == plain.sub(" ", text), repr(text)
+
+
+def test_link_attributes_read_alone_equal_the_attribute_dict():
+    from selectolax.lexbor import LexborHTMLParser
+    from mailsphere_cli.html import HtmlDocument
+    from mailsphere_cli.urls import normalise_url
+    source = ("<a href>empty</a><a title=t HREF=' http://a.example/1 ' class=c>one</a>"
+              "<a href='http://b.example/' href='http://dup.example/'>dup</a>"
+              "<img alt=x src='//img.example/p.png' width=1><form method=post action=''>")
+    doc = HtmlDocument(source)
+    tree = LexborHTMLParser(source)
+    assert [(a.href, a.text) for a in doc.anchors] == \
+        [((n.attributes.get("href") or "").strip(), n.text(deep=True, separator=" ").strip())
+         for n in tree.css("a[href]")]
+    assert doc.urls == ["http://a.example/1", "http://b.example/", "http://img.example/p.png"]
+    assert normalise_url("//img.example/p.png") == "http://img.example/p.png"
