@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from types import SimpleNamespace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,11 @@ def _groups(plan):
     from mailsphere_cli.rules.checks import CHECKS
     grouped: dict[str, tuple] = {}
     for rule, call, batch, rules, args_list, calls in plan.steps:
-        if call is None:
+        key = getattr(batch, "memo_key", "")
+        if key:  # the rules of a keyed run, answered together (from memory when seen)
+            name = f"[{key} rules from {rules[0].function}]"
+            grouped[name] = (SimpleNamespace(name=name, batch=batch, fn=None), rules, args_list, calls)
+        elif call is None:
             grouped[rules[0].function] = (CHECKS[rules[0].function], rules, args_list, calls)
         else:
             entry = grouped.setdefault(rule.function, (CHECKS[rule.function], [], [], []))

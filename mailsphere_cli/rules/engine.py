@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from mailsphere_cli.rules import expr
 from mailsphere_cli.rules.checks import CHECKS, Check
-from mailsphere_cli.rules.checks.features import INPUTS
+from mailsphere_cli.rules.checks.features import INPUTS, KEYS
 from mailsphere_cli.rules.loader import Rule, RulePack
 from mailsphere_cli.rules.matcher import PatternMatcher, evidence_text
 from mailsphere_cli.verdict import Hit, Skip
@@ -219,7 +219,78 @@ def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str]
             steps.append((None, None, check.batch, rules, args_list, calls))
         else:  # in the order the rules of each check were grouped, as before
             steps.extend((rule, call, None, (), (), ()) for rule, call in zip(rules, calls))
-    return _EvalPlan(tuple(skips), steps)
+    return _EvalPlan(tuple(skips), _remembered(steps))
+
+
+MEMO_SIZE = 4096  # values remembered per run of keyed rules
+
+
+def _step_key(step: tuple[Any, ...]) -> str:
+    rule = step[0] if step[1] is not None else step[3][0]
+    return CHECKS[rule.function].key
+
+
+def _remembered(steps: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Each run of consecutive steps whose checks declare the same key becomes one
+    step, a batch over all their rules that keeps its results per key value."""
+    out: list[tuple[Any, ...]] = []
+    start = 0
+    while start < len(steps):
+        key = _step_key(steps[start])
+        end = start + 1
+        while key and end < len(steps) and _step_key(steps[end]) == key:
+            end += 1
+        out.append(_memo_step(key, steps[start:end]) if key else steps[start])
+        start = end
+    return out
+
+
+def _memo_step(key: str, run: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    key_of = KEYS[key]
+    rules: list[Rule] = []
+    args_list: list[dict] = []
+    calls: list[Callable[..., Any]] = []
+    parts: list[tuple[Any, Any, Any]] = []  # (batch, its arguments, its calls) or (None, None, call)
+    for rule, call, batch, batch_rules, batch_args, batch_calls in run:
+        if call is not None:
+            rules.append(rule)
+            args_list.append(dict(rule.args))
+            calls.append(call)
+            parts.append((None, None, call))
+        else:
+            rules.extend(batch_rules)
+            args_list.extend(batch_args)
+            calls.extend(batch_calls)
+            parts.append((batch, batch_args, batch_calls))
+    memo: dict[Any, list[Any]] = {}
+    config: list[Any] = [None]
+
+    def remembered(msg: "ParsedMessage", ctx: "Context", _args: list[dict]) -> list[Any]:
+        # Results hold for one configuration (own domains...): forgotten when it changes.
+        if ctx.config is not config[0]:
+            memo.clear()
+            config[0] = ctx.config
+        value = key_of(msg, ctx)
+        found = memo.get(value)
+        if found is not None:
+            return found
+        results: list[Any] = []
+        for batch, batch_args, call in parts:
+            if batch is None:
+                results.append(call(msg, ctx))
+                continue
+            batch_results = batch(msg, ctx, batch_args)
+            results.extend(batch_results if batch_results is not None else
+                           [one(msg, ctx) for one in call])
+        # A check that raised got here no further: the engine redoes the rules one
+        # by one, recording the error, and nothing is remembered.
+        if len(memo) >= MEMO_SIZE:
+            del memo[next(iter(memo))]
+        memo[value] = results
+        return results
+
+    remembered.memo_key = key  # type: ignore[attr-defined]  # for bench/profile_evals.py
+    return (None, None, remembered, rules, args_list, calls)
 
 
 def run(msg: "ParsedMessage", ctx: "Context") -> None:

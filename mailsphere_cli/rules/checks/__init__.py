@@ -16,6 +16,12 @@ batch form (`@batch("name")`): `batch(msg, ctx, args_list)` returns one result
 per argument dict, exactly what `fn(msg, ctx, **args)` would return for each,
 so that the work they share is done once per message. If the batch raises,
 the engine calls `fn` rule by rule, so each failure is recorded as before.
+
+A check whose result (for given arguments) depends on nothing but one of the
+facts in `features.KEYS` (the sender headers, say) and the configuration
+declares it with `key=`: the engine then remembers the results of a run of
+such rules per value of that fact, across messages, and serves a message with
+a value seen before from there (mail repeats its senders).
 """
 from __future__ import annotations
 
@@ -36,6 +42,7 @@ class Check:
     needs: str = ""  # stage whose results the check reads, e.g. "perimeter"
     batch: CheckFn | None = None  # batch(msg, ctx, args_list) -> [result per args]
     requires: str = ""  # an input (features.INPUTS) without which it never fires
+    key: str = ""  # a fact (features.KEYS) that, with the rule's arguments, decides the result
 
 
 CHECKS: dict[str, Check] = {}
@@ -46,14 +53,14 @@ class DuplicateCheck(Exception):
 
 
 def check(name: str, *, network: bool = False, needs: str = "",
-          requires: str = "") -> Callable[[CheckFn], CheckFn]:
+          requires: str = "", key: str = "") -> Callable[[CheckFn], CheckFn]:
     """Register `fn` as the eval function `name`. Registering a name twice fails loudly."""
 
     def register(fn: CheckFn) -> CheckFn:
         if name in CHECKS and CHECKS[name].fn is not fn:
             raise DuplicateCheck(f"eval function {name!r} is registered twice "
                                  f"({CHECKS[name].fn.__module__} and {fn.__module__})")
-        CHECKS[name] = Check(name, fn, network, needs, requires=requires)
+        CHECKS[name] = Check(name, fn, network, needs, requires=requires, key=key)
         return fn
 
     return register

@@ -35,6 +35,30 @@ INPUTS: dict[str, Any] = {
 }
 
 
+# -- what a result may depend on -----------------------------------------------------
+#
+# The facts a check may declare as its `key`: a check so declared answers the
+# same for every message with the same value (given the same rule arguments and
+# configuration), so the engine keeps its results per value across messages.
+
+
+def sender_key(msg: Any, ctx: Any) -> tuple[Any, ...]:
+    """What the sender checks read: the first From, Reply-To, Return-Path and Sender
+    header as they stand (every address, name and domain they use is worked out
+    from these) and the envelope sender."""
+    raw = msg.raw_header
+    return (raw("From"), raw("Reply-To"), raw("Return-Path"), raw("Sender"),
+            ctx.auth.get("env_from"))
+
+
+def sender_recipients_key(msg: Any, ctx: Any) -> tuple[Any, ...]:
+    """The sender key, the recipient addresses, and whether In-Reply-To has a value."""
+    return (sender_key(msg, ctx), tuple(msg.to_addrs), bool(msg.header("In-Reply-To")))
+
+
+KEYS: dict[str, Any] = {"sender": sender_key, "sender_recipients": sender_recipients_key}
+
+
 # -- headers -------------------------------------------------------------------
 
 _ADDRESS_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

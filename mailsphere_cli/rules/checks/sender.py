@@ -24,13 +24,13 @@ _DOMAIN_NAME = re.compile(r"(?:[\w-]+\.)+[a-z]{2,}", re.I)
 _domain = domain_of
 
 
-@check("from_freemail")
+@check("from_freemail", key="sender")
 def from_freemail(msg: Any, ctx: Any) -> str:
     return f"From {msg.from_addr} is a free-mail address" if msg.from_domain and \
         is_freemail(msg.from_domain) else ""
 
 
-@check("freemail_corporate_name")
+@check("freemail_corporate_name", key="sender")
 def freemail_corporate_name(msg: Any, ctx: Any) -> str:
     """A free-mail address behind a display name that speaks for a company or a brand."""
     if not msg.from_domain or not is_freemail(msg.from_domain):
@@ -45,7 +45,7 @@ def freemail_corporate_name(msg: Any, ctx: Any) -> str:
     return ""
 
 
-@check("from_brand_name_foreign_domain")
+@check("from_brand_name_foreign_domain", key="sender")
 def from_brand_name_foreign_domain(msg: Any, ctx: Any) -> str:
     """The display name names a brand; the address is not on any of its domains."""
     if not msg.from_domain:
@@ -56,14 +56,14 @@ def from_brand_name_foreign_domain(msg: Any, ctx: Any) -> str:
     return ""
 
 
-@check("from_lookalike")
+@check("from_lookalike", key="sender")
 def from_lookalike(msg: Any, ctx: Any, header: str = "From") -> str:
     address = sender_address(msg, ctx, header) if header in ("From", "Reply-To", "Return-Path") else ""
     domain = _domain(address)
     return lookalike_of(domain, own_domains(ctx)) if domain else ""
 
 
-@check("from_idn")
+@check("from_idn", key="sender")
 def from_idn(msg: Any, ctx: Any, mixed_only: bool = False) -> str:
     """The From domain is internationalised; with mixed_only, it mixes scripts (a homograph)."""
     raw = msg.from_domain
@@ -93,7 +93,7 @@ def _script(ch: str) -> str:
         return ""
 
 
-@check("domain_mismatch")
+@check("domain_mismatch", key="sender")
 def domain_mismatch(msg: Any, ctx: Any, left: str, right: str) -> str:
     """Two sender addresses on unrelated registrable domains (both must be present)."""
     a = _domain(sender_address(msg, ctx, left))
@@ -105,7 +105,7 @@ def domain_mismatch(msg: Any, ctx: Any, left: str, right: str) -> str:
     return f"{left} {a} vs {right} {b}"
 
 
-@check("reply_to_freemail")
+@check("reply_to_freemail", key="sender")
 def reply_to_freemail(msg: Any, ctx: Any) -> str:
     """Replies go to a free-mail address while From is not free mail."""
     reply = _domain(sender_address(msg, ctx, "Reply-To"))
@@ -114,7 +114,7 @@ def reply_to_freemail(msg: Any, ctx: Any) -> str:
     return ""
 
 
-@check("name_has_other_address")
+@check("name_has_other_address", key="sender")
 def name_has_other_address(msg: Any, ctx: Any) -> str:
     """The display name carries an address other than the real one."""
     name = msg.from_name[:300]
@@ -124,7 +124,7 @@ def name_has_other_address(msg: Any, ctx: Any) -> str:
     return ""
 
 
-@check("from_domain_shape")
+@check("from_domain_shape", key="sender")
 def from_domain_shape(msg: Any, ctx: Any, kind: str) -> str:
     domain = msg.from_domain
     if not domain:
@@ -163,7 +163,7 @@ def _domain_shape(domain: str, label: str, kind: str) -> str:
     raise ValueError(f"unknown from_domain_shape kind {kind!r}")
 
 
-@check("from_local_shape")
+@check("from_local_shape", key="sender_recipients")
 def from_local_shape(msg: Any, ctx: Any, kind: str) -> str:
     local = msg.from_addr.partition("@")[0]
     if not local:
@@ -193,7 +193,7 @@ def _local_shape(msg: Any, local: str, kind: str) -> str:
     raise ValueError(f"unknown from_local_shape kind {kind!r}")
 
 
-@check("from_is_recipient")
+@check("from_is_recipient", key="sender_recipients")
 def from_is_recipient(msg: Any, ctx: Any) -> str:
     """The sender claims to be the recipient (self-addressed spam, extortion)."""
     to = [a for a in msg.to_addrs[:20]]
@@ -202,7 +202,7 @@ def from_is_recipient(msg: Any, ctx: Any) -> str:
     return ""
 
 
-@check("from_name_is_address_of_recipient_domain")
+@check("from_name_is_address_of_recipient_domain", key="sender_recipients")
 def from_name_recipient_domain(msg: Any, ctx: Any) -> str:
     """The display name claims the recipient's own domain while the address is foreign."""
     name = msg.from_name.lower()[:200]
@@ -214,7 +214,7 @@ def from_name_recipient_domain(msg: Any, ctx: Any) -> str:
     return ""
 
 
-@check("org_domain_lookalike")
+@check("org_domain_lookalike", key="sender")
 def org_domain_lookalike(msg: Any, ctx: Any) -> str:
     """From imitates one of the configured organisation's own domains."""
     own = own_domains(ctx)
@@ -224,7 +224,7 @@ def org_domain_lookalike(msg: Any, ctx: Any) -> str:
     return found if found and "(own)" in found else ""
 
 
-@check("from_name_shape")
+@check("from_name_shape", key="sender")
 def from_name_shape(msg: Any, ctx: Any, kind: str) -> str:
     name = msg.from_name.strip().strip('"')[:200]
     if not name:
