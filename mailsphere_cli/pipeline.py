@@ -100,19 +100,24 @@ class Pipeline:
 def _scored_hits(ctx: Context, pack: Any) -> list[ScoredHit]:
     merged: dict[str, list[str]] = {}
     for hit in ctx.hits:
-        evidence = merged.setdefault(hit.rule, [])
-        if hit.evidence and hit.evidence not in evidence and len(evidence) < 3:
-            evidence.append(hit.evidence)
-    scored = []
+        evidence = merged.get(hit.rule)
+        if evidence is None:
+            evidence = merged[hit.rule] = []
+        text = hit.evidence
+        if text and len(evidence) < 3 and text not in evidence:
+            evidence.append(text)
+    rules, removed = pack.rules, ctx.removed
+    rows = []
     for rule_id, evidence in merged.items():
-        rule = pack.rules.get(rule_id)
-        score = rule.score if rule else 0.0
-        if rule_id in ctx.removed:
-            score = 0.0
-        scored.append(ScoredHit(rule_id, score, rule.group if rule else "other",
-                                "; ".join(evidence), rule.description if rule else ""))
-    scored.sort(key=lambda h: (-abs(h.score), h.rule))
-    return scored
+        rule = rules.get(rule_id)
+        score = 0.0 if rule is None or rule_id in removed else rule.score
+        # Sorted by (-|score|, id) before the records are made; ids are unique, so the
+        # later fields never decide the order.
+        rows.append((-abs(score), rule_id, score, rule, evidence))
+    rows.sort()
+    return [ScoredHit(rule_id, score, rule.group if rule else "other", "; ".join(evidence),
+                      rule.description if rule else "")
+            for _, rule_id, score, rule, evidence in rows]
 
 
 def build_verdict(raw: "RawMessage", ctx: Context, threshold: float, pack: Any,

@@ -1,6 +1,8 @@
 """message.parse_bytes must build the same tree as the standard compat32 parse."""
 from __future__ import annotations
 
+import email.feedparser
+import re
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
@@ -9,10 +11,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailsphere_cli.message import _content_facts, _content_type_facts, parse_bytes
+from mailsphere_cli.message import (_BoundaryMatch, _content_facts, _content_type_facts,
+                                    _FeedParserRe, parse_bytes)
 from mailsphere_cli.sources import RawMessage, iter_sources
 
-_STANDARD = BytesParser(policy=policy.compat32)
+_PARSER = BytesParser(policy=policy.compat32)
+
+
+class _Standard:
+    """The standard library's parse, with the feed parser's own `re` (no stand-in)."""
+
+    @staticmethod
+    def parsebytes(raw: bytes) -> Message:
+        stand_in, email.feedparser.re = email.feedparser.re, re
+        try:
+            return _PARSER.parsebytes(raw)
+        finally:
+            email.feedparser.re = stand_in
+
+
+_STANDARD = _Standard()
 
 
 def _shape(node: Message) -> tuple:
@@ -47,6 +65,15 @@ CASES = [
     b"",
     b"\n\nbody only\n",
     b"From: a@example.com\n" + b"X-Long: " + b"y" * 20000 + b"\n\n" + b"z" * 20000 + b"\n",
+    b"Content-Type: multipart/mixed; boundary=\"a.b(c)*+?\"\n\npreamble\n--a.b(c)*+?\n\none\n"
+    b"--a.b(c)*+?  \nContent-Type: multipart/alternative; boundary=in\n\n--in\n\ntwo\n--in--\n"
+    b"epi in\n--a.b(c)*+?--\t\r\nepilogue\n",
+    b"Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n--q\r\n\r\nx\r\n--q--",
+    b"Content-Type: multipart/mixed; boundary=q\n\n--q\n\nno close boundary\n",
+    b"Content-Type: multipart/mixed; boundary=q\n\nno start boundary\n--qq\n",
+    b"Content-Type: multipart/digest; boundary=d\n\n--d\n\nFrom: x@example.com\n\nm\n--d--\n",
+    b"Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/mixed; "
+    b"boundary=i\n\n--i\n\ninner cut by the outer boundary\n--o--\n",
 ]
 
 
@@ -95,3 +122,30 @@ def test_content_type_facts_depend_on_the_first_value_alone(value):
     node = _STANDARD.parsebytes(raw)
     node.set_default_type("message/rfc822")  # as inside a multipart/digest
     assert _content_type_facts(node._headers[1][1]) == _content_facts(node)
+
+
+def test_the_feed_parser_uses_the_boundary_stand_in():
+    assert isinstance(email.feedparser.re, _FeedParserRe)
+    assert email.feedparser.re.compile(r"\s+").pattern == r"\s+"  # other patterns: plain re
+
+
+_BOUNDARY_CHARS = st.sampled_from(list("aZ09'()+_,-./:=? \t\\*[]{}|^$&~#\r\né"))
+_LINE_TAILS = st.sampled_from(["", "--", "  ", "\t", "--  ", "\n", "\r\n", "\r", "--\n", " \r\n",
+                               "x", "--x", " x\n", "\n\n", "---"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(_BOUNDARY_CHARS, min_size=1, max_size=20), _LINE_TAILS, st.booleans())
+def test_boundary_match_equals_the_compiled_pattern(boundary, tail, prefixed):
+    separator = "--" + boundary
+    pattern = ("(?P<sep>" + re.escape(separator)
+               + r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$")
+    fast = _FeedParserRe().compile(pattern)
+    assert isinstance(fast, _BoundaryMatch)
+    line = ("x" if prefixed else "") + separator + tail
+    expected = re.compile(pattern).match(line)
+    got = fast.match(line)
+    assert (got is None) == (expected is None)
+    if expected is not None:
+        assert got.group("end") == expected.group("end")
+        assert got.group("linesep") == expected.group("linesep")
