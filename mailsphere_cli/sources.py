@@ -158,9 +158,12 @@ def iter_mbox(path: Path, limit: int, force: bool = False) -> Iterator[Item]:
     except OSError as exc:
         yield SourceProblem(origin, "error", exc.strerror or str(exc))
         return
-    named_mbox = force or path.suffix.lower() in MBOX_SUFFIXES or path.name.lower() in (
-        "mbox", "inbox")
-    single = _single_message_mbox(stream, origin, named_mbox, limit)
+    named_mbox = force or _named_mbox(path)
+    try:
+        small = _read_small(stream, limit)
+    except OSError:
+        small = None
+    single = _single_message_mbox(small, origin, named_mbox) if small else None
     if single is not None:
         stream.close()
         yield single
@@ -231,21 +234,12 @@ _QUOTED_FROM_LINES = re.compile(rb"(?m)^>(>*From )")
 _SMALL = 4 << 20
 
 
-def _single_message_mbox(stream: BinaryIO, origin: str, named_mbox: bool,
-                         limit: int) -> RawMessage | None:
-    """Fast path for a small file holding one message behind a From_ line (one
-    message a file is how many archives and corpora come): framed in one go,
-    exactly as the line-by-line reader would frame it."""
-    try:
-        size = os.fstat(stream.fileno()).st_size
-    except OSError:
-        return None
-    if size > min(_SMALL, limit):
-        return None
-    data = stream.read(size + 1)
-    stream.seek(0)
+def _single_message_mbox(data: bytes, origin: str, named_mbox: bool) -> RawMessage | None:
+    """Fast path for a small file (all of it in `data`) holding one message behind a From_
+    line (one message a file is how many archives and corpora come): framed in one go,
+    exactly as the line-by-line reader would frame it; None when that reader must decide."""
     first_end = data.find(b"\n") + 1
-    if not first_end or not _MBOX_SEPARATOR.match(data) or len(data) > size:
+    if not first_end or not _MBOX_SEPARATOR.match(data):
         return None
     body = data[first_end:]
     if b"\n\nFrom " in body or b"\n\r\nFrom " in body or body.startswith((b"From ", b"\n", b"\r\n")):
@@ -258,6 +252,69 @@ def _single_message_mbox(stream: BinaryIO, origin: str, named_mbox: bool,
         body = body[:-1]
     return RawMessage(hashlib.sha256(body).hexdigest(), f"{origin}#0" if named_mbox else origin,
                       body, len(body), Location("mbox", origin, 0, len(data)))
+
+
+def _read_small(stream: BinaryIO, limit: int) -> bytes | None:
+    """All of a small file (up to 4 MiB and the size limit) in one read, else None."""
+    try:
+        size = os.fstat(stream.fileno()).st_size
+    except OSError:
+        return None
+    if size > min(_SMALL, limit):
+        return None
+    data = stream.read(size + 1)
+    stream.seek(0)
+    return data if len(data) <= size else None  # it grew while read: the general readers
+
+
+def _named_mbox(path: Path) -> bool:
+    return path.suffix.lower() in MBOX_SUFFIXES or path.name.lower() in ("mbox", "inbox")
+
+
+def iter_file(path: Path, limit: int) -> Iterator[Item]:
+    """A file found in a folder, its kind told by its name and first line: opened once and,
+    when small, read in one go (what nearly every file of a folder of mail is)."""
+    origin = str(path)
+    try:
+        stream = open(path, "rb")
+    except FileNotFoundError:
+        yield SourceProblem(origin, "error", "vanished before it could be read")
+        return
+    except PermissionError:
+        yield SourceProblem(origin, "error", "permission denied")
+        return
+    except IsADirectoryError:
+        yield SourceProblem(origin, "skipped", "is a directory")
+        return
+    except OSError as exc:
+        yield SourceProblem(origin, "error", exc.strerror or str(exc))
+        return
+    with stream:
+        try:
+            data = _read_small(stream, limit)
+        except OSError:
+            data = None
+    is_mbox = path.suffix.lower() in MBOX_SUFFIXES
+    if data is None:
+        if not is_mbox and _detect_file(path) == "mbox":
+            is_mbox = True
+    elif data.startswith(b"From "):
+        is_mbox = True
+    if is_mbox:
+        single = _single_message_mbox(data, origin, _named_mbox(path)) if data else None
+        if single is not None:
+            yield single
+        else:
+            yield from iter_mbox(path, limit)
+    elif data is None:
+        yield read_file(path, "eml", limit)
+    else:
+        reason = _looks_like_message(data[:8192])
+        if reason:
+            yield SourceProblem(origin, "skipped", reason)
+        else:
+            yield RawMessage(hashlib.sha256(data).hexdigest(), origin, data, len(data),
+                             Location("eml", origin))
 
 
 def _detect_file(path: Path) -> str:
@@ -289,10 +346,7 @@ def iter_folder(root: Path, limit: int) -> Iterator[Item]:
             if name.startswith("."):
                 yield SourceProblem(str(path), "skipped", "hidden file")
                 continue
-            if _detect_file(path) == "mbox":
-                yield from iter_mbox(path, limit)
-            else:
-                yield read_file(path, "eml", limit)
+            yield from iter_file(path, limit)
 
 
 def iter_stdin(limit: int, stream: BinaryIO | None = None) -> Iterator[Item]:
@@ -335,7 +389,9 @@ def iter_sources(paths: list[str], fmt: str = "auto", limit: int = 25 * 1024 * 1
                 yield from iter_maildir(path, limit)
             else:
                 yield from iter_folder(path, limit)
-        elif fmt == "mbox" or (fmt == "auto" and _detect_file(path) == "mbox"):
-            yield from iter_mbox(path, limit, force=fmt == "mbox")
+        elif fmt == "mbox":
+            yield from iter_mbox(path, limit, force=True)
+        elif fmt == "auto":
+            yield from iter_file(path, limit)
         else:
             yield read_file(path, "eml", limit)

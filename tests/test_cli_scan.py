@@ -349,3 +349,29 @@ def test_eight_bit_headers_and_file_names_never_break_the_record(cli, tmp_path: 
     table = cli("scan", "--offline", "-j", workers, "--rules", MINIPACK, "--skip", "classifier",
                 "--rescan", str(box))
     assert table.exit_code == 0 and "Scan summary" in table.stdout
+
+
+def test_the_installed_command_exits_with_the_scan_status_and_all_output(tmp_path: Path,
+                                                                          mailbox: Path):
+    """`mailsphere` (not the in-process app) ends without tearing every module down: its exit
+    status and everything written to stdout and --output must still be there."""
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "mailsphere_cli", "scan", "--offline",
+                               "-j", "2", "--rules", MINIPACK, "--skip", "classifier", "--json",
+                               "--data-dir", str(tmp_path / "data"), *args],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              env={k: v for k, v in os.environ.items()
+                                   if k != "PYTHONUNBUFFERED"})  # stdout buffered, as usual
+
+    out = tmp_path / "verdicts.jsonl"
+    done = run("--output", str(out), "--fail-on", "spam", str(mailbox))
+    assert done.returncode == 1, done.stderr
+    printed = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(printed) == 6 and [json.loads(l) for l in out.read_text().splitlines()] == printed
+    assert sum(r["action"] == "spam" for r in printed) == 2
+    assert run(str(mailbox)).returncode == 0  # already recorded, nothing to fail on
+    bad = run(str(tmp_path / "missing"))
+    assert bad.returncode == 2 and "no such file" in bad.stderr

@@ -146,3 +146,51 @@ def test_single_message_fast_path_frames_like_the_line_reader(tmp_path: Path, bo
     monkeypatch.setattr(sources, "_single_message_mbox", lambda *args: None)
     slow = [(m.id, m.data, m.origin) for m in messages(iter_sources([str(path)]))]
     assert fast == slow and len(fast) == 1
+
+
+def test_folder_files_read_in_one_go_give_what_the_general_readers_give(tmp_path: Path,
+                                                                        monkeypatch):
+    """Files of a folder are opened once and, when small, read whole; every kind of file
+    must come out exactly as the general readers (read_file, the line-by-line mbox
+    reader) give it: identity, origin, bytes, location, or the same problem."""
+    from mailsphere_cli import sources
+    one = make_message("one", "body one")
+    two = make_message("two", "body two")
+    files = {
+        "plain.eml": one,
+        "no_suffix": two,
+        "single_from": b"From x Tue Mar  3 10:00:00 2026\n" + one,
+        "box.mbox": b"From x Tue Mar  3 10:00:00 2026\n" + one,
+        "two_messages": b"From a Tue Mar  3 10:00:00 2026\n" + one + b"\n"
+                        b"From b Tue Mar  3 10:00:00 2026\n" + two,
+        "odd_start": b"From x Tue Mar  3 10:00:00 2026\n\n" + one,
+        "crlf_mbox.mbs": b"From x Tue Mar  3 10:00:00 2026\r\n" + one.replace(b"\n", b"\r\n"),
+        "empty": b"",
+        "binary.bin": b"\x00\x01\x02 not mail",
+        "notes.txt": b"just some words, no header\n",
+        "empty.mbox": b"",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+
+    def shape(items):
+        return sorted((type(i).__name__, i.origin, getattr(i, "id", None),
+                       getattr(i, "data", None), getattr(i, "location", None),
+                       getattr(i, "reason", None)) for i in items)
+
+    fast = shape(iter_sources([str(tmp_path)]))
+    alone = shape(item for name in files for item in iter_sources([str(tmp_path / name)]))
+
+    def general(path: Path, limit: int):
+        with open(path, "rb") as stream:
+            mbox = path.suffix.lower() in sources.MBOX_SUFFIXES or stream.read(5) == b"From "
+        if mbox:
+            yield from sources.iter_mbox(path, limit)
+        else:
+            yield sources.read_file(path, "eml", limit)
+
+    monkeypatch.setattr(sources, "iter_file", general)
+    monkeypatch.setattr(sources, "_single_message_mbox", lambda *args: None)
+    slow = shape(iter_sources([str(tmp_path)]))
+    assert fast == slow == alone
+    assert len(messages(iter_sources([str(tmp_path)]))) == 8

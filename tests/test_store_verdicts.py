@@ -96,3 +96,24 @@ def test_scan_output_explain_and_rescan_give_the_whole_skipped_list(cli, eml, tm
     assert counts["cpu_s"]["startup"] > 0 and counts["cpu_s"]["parent"] > 0
     held = json.loads(next((cli.data_dir / "quarantine").rglob("*.json")).read_text())
     assert held["verdict"] == next(r for r in first if r["action"] == "spam")
+
+
+def test_durable_writes_leave_no_temporary_files_and_replace_a_stale_one(tmp_path: Path):
+    """Temporary names are made from the final ones; one left by a writer that died before
+    its rename (same process and thread id) is replaced, never written into or kept."""
+    import os
+    import threading
+
+    from mailsphere_cli.store.quarantine import durable_write, durable_write_many
+
+    folder = tmp_path / "q" / "day"
+    items = [(folder / f"{i}.eml", b"message %d\n" % i) for i in range(5)]
+    folder.mkdir(parents=True)
+    stale = folder / f".tmp-{os.getpid()}-{threading.get_native_id()}-3-3.eml"
+    stale.write_bytes(b"half a message from a crashed run " * 100)
+    durable_write_many(items)
+    assert sorted(p.name for p in folder.iterdir()) == [f"{i}.eml" for i in range(5)]
+    assert all(path.read_bytes() == data for path, data in items)
+    assert oct(folder.joinpath("0.eml").stat().st_mode & 0o777) == oct(0o600)
+    durable_write(tmp_path / "other" / "one.json", b"{}")  # a new folder, one file
+    assert [p.name for p in (tmp_path / "other").iterdir()] == ["one.json"]

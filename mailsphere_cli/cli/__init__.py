@@ -1,6 +1,11 @@
 """The command line: one thin module per command group."""
 from __future__ import annotations
 
+import atexit
+import os
+import sys
+import threading
+
 import typer
 
 from mailsphere_cli import __version__
@@ -41,4 +46,34 @@ app.add_typer(train.app, name="train")
 
 
 def main() -> None:
-    app()
+    """The `mailsphere` command. Once the command is done, the process ends the short way:
+    what a normal exit does that matters (other threads finish, exit handlers run, output is
+    flushed) is done, the teardown of every module and object (compiled rules, model: 0.3-0.4 s
+    of CPU after a scan) is not. Tests call `app` itself and are not affected."""
+    try:
+        app()
+        status: object = 0
+    except SystemExit as stop:
+        status = stop.code
+    _end(status)
+
+
+def _end(status: object) -> None:
+    if status is None:
+        status = 0
+    elif not isinstance(status, int):
+        print(status, file=sys.stderr)
+        status = 1
+    # The interpreter's own first steps of an exit (CPython): the pool's exit hooks, then
+    # waiting for the other non-daemon threads, then the atexit handlers.
+    threading._shutdown()
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        status = status or 120  # what Python's own exit reports when stdout cannot be flushed
+    try:
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+    os._exit(status)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,14 +27,24 @@ def durable_write_many(items: list[tuple[Path, bytes]]) -> None:
 
     A batch of many files is flushed with one sync() instead of one fsync() per
     file (fsync costs milliseconds whatever the size on virtual disks); each
-    file still appears under its name only once its bytes are on disk.
+    file still appears under its name only once its bytes are on disk. The
+    temporary names are made from the final ones (with this process and thread,
+    so two writers never share one), not drawn at random: `mkstemp`'s name
+    search was a fifth of this function's time.
     """
-    staged: list[tuple[int, str, Path]] = []
+    staged: list[tuple[int, str, str]] = []
+    directories: set[str] = set()
+    tag = f".tmp-{os.getpid()}-{threading.get_native_id()}-"
     try:
-        for path, data in items:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            staged.append((fd, tmp, path))
+        for index, (path, data) in enumerate(items):
+            target = os.fspath(path)
+            directory, name = os.path.split(target)
+            if directory not in directories:
+                os.makedirs(directory or ".", exist_ok=True)
+                directories.add(directory)
+            tmp = os.path.join(directory, f"{tag}{index}-{name}")
+            fd = _create(tmp)
+            staged.append((fd, tmp, target))
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
@@ -43,9 +53,9 @@ def durable_write_many(items: list[tuple[Path, bytes]]) -> None:
         else:
             for fd, _, _ in staged:
                 os.fsync(fd)
-        for fd, tmp, path in staged:
+        for fd, tmp, target in staged:
             os.close(fd)
-            os.replace(tmp, path)
+            os.replace(tmp, target)
         staged = []
     finally:
         for fd, tmp, _ in staged:
@@ -57,8 +67,19 @@ def durable_write_many(items: list[tuple[Path, bytes]]) -> None:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-    for directory in {path.parent for path, _ in items}:
-        fsync_dir(directory)
+    for directory in directories:
+        fsync_dir(Path(directory or "."))
+
+
+def _create(tmp: str) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(tmp, flags, 0o600)
+    except FileExistsError:
+        # Left by a writer of this process and thread id that died before its rename
+        # (names are unique among live writers): nothing reads temporary names.
+        os.unlink(tmp)
+        return os.open(tmp, flags, 0o600)
 
 
 def fsync_dir(directory: Path) -> None:
