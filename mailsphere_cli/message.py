@@ -15,7 +15,7 @@ import email.utils
 import quopri
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from email import policy
 from email.message import Message
 from email.parser import BytesParser, Parser
@@ -447,7 +447,7 @@ class ParsedMessage:
         if not value:
             return None
         try:
-            return email.utils.parsedate_to_datetime(value)
+            return _common_date(value) or email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
 
@@ -557,6 +557,33 @@ class ParsedMessage:
     @cached_property
     def header_block(self) -> str:
         return "\n".join(f"{n}: {decode_header_value(v)}" for n, v in self.raw_headers)
+
+
+# The Date shape nearly every client writes ("Mon, 5 Jan 2026 10:15:00 +0100", maybe
+# with a comment after the zone), read directly: the same datetime, naive for
+# -0000, as email.utils.parsedate_to_datetime (tests/test_message_date.py
+# compares them); any other text goes to that function.
+_COMMON_DATE = re.compile(r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) ([12]\d{3}) "
+                          r"(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})(?: [^\n]*)?")
+_MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+
+
+def _common_date(value: str) -> datetime | None:
+    """The Date header's datetime when it has the common shape, else None (raises
+    what datetime() raises for an impossible day, hour or zone)."""
+    match = _COMMON_DATE.fullmatch(value)
+    if match is None:
+        return None
+    day, month_name, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
+    month = _MONTHS.get(month_name.lower())
+    if month is None:
+        return None
+    offset = int(zone_h) * 3600 + int(zone_m) * 60
+    if offset == 0 and sign == "-":  # "-0000": a UTC time whose zone is unknown
+        return datetime(int(year), month, int(day), int(hour), int(minute), int(second))
+    return datetime(int(year), month, int(day), int(hour), int(minute), int(second),
+                    tzinfo=timezone(timedelta(seconds=-offset if sign == "-" else offset)))
 
 
 _ANGLE = re.compile(r"<([^<>\s]*@[^<>\s]*)>")
