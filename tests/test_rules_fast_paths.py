@@ -330,3 +330,27 @@ def test_money_amounts_finds_what_finditer_finds():
         for limit in (1, 2, 6):
             expected = [m.group(0) for m in itertools.islice(pattern.finditer(text), limit)]
             assert content.money_amounts(text, limit) == expected, (text, limit)
+
+
+def test_illegal_address_shortcut_agrees_with_is_illegal():
+    """rcvd_check reads a dotted quad's first number instead of parsing the address:
+    the same answer as perimeter.received.is_illegal on every kind of text."""
+    from mailsphere_cli.perimeter.received import is_illegal
+    from mailsphere_cli.rules.checks.relay import _illegal
+
+    rng = random.Random(3)
+    texts = ["0.0.0.0", "0.1.2.3", "223.255.255.255", "224.0.0.1", "239.1.1.1", "240.0.0.1",
+             "255.255.255.255", "1.2.3.04", "01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "::",
+             "::1", "ff02::1", "2001:db8::1", "::ffff:0.1.2.3", "", "a.b.c.d", " 1.2.3.4", "1.2.3.4 "]
+    for _ in range(20000):
+        octets = [rng.choice([0, 1, 9, 10, 99, 100, 127, 199, 200, 223, 224, 239, 240, 249, 250, 255,
+                              256, 300, rng.randrange(256)]) for _ in range(4)]
+        text = ".".join(str(o) for o in octets)
+        if rng.random() < 0.1:
+            text = text.replace(".", ".0", 1)
+        texts.append(text)
+    fired = 0
+    for text in texts:
+        assert _illegal(text) == is_illegal(text), text
+        fired += is_illegal(text)
+    assert 1000 < fired < len(texts) - 1000

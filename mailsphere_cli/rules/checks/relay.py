@@ -7,12 +7,14 @@ header, so it is the one record of the connection we can believe.
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable
 
 from mailsphere_cli.perimeter.rdns import looks_dynamic
 from mailsphere_cli.perimeter.received import is_illegal, is_private
-from mailsphere_cli.rules.checks import batch, check, each_kind
+from mailsphere_cli.rules.checks import batch, check, each_kind, kinds_of
 
 CLOCK_SKEW = timedelta(hours=1)
 _IP_CHARS = "0123456789abcdefABCDEF:."
@@ -133,46 +135,92 @@ def rcvd_check(msg: Any, ctx: Any, kind: str) -> str:
 
 @batch("rcvd_check")
 def rcvd_check_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
-    return each_kind(args_list, _rcvd_kind, ctx)
+    kinds = kinds_of(args_list)
+    if kinds is None:
+        return [_rcvd_kind(ctx, **args) for args in args_list]
+    relays = ctx.relays
+    return [_RCVD_KINDS[kind](ctx, relays) for kind in kinds]  # an unknown kind: redone rule by rule
 
 
 def _rcvd_kind(ctx: Any, kind: str) -> str:
-    relays = ctx.relays
-    if kind == "none":
-        return "" if relays else "the message has no Received header"
-    if kind == "time_disorder":
-        dated = [r for r in relays if r.timestamp is not None]
-        for newer, older in zip(dated, dated[1:]):
-            try:
-                late = older.timestamp - newer.timestamp
-            except TypeError:
-                continue
-            if late > CLOCK_SKEW:
-                return f"an earlier hop is dated {late} after a later one: {_header(older)}"
+    judge = _RCVD_KINDS.get(kind)
+    if judge is None:
+        raise ValueError(f"unknown rcvd_check kind {kind!r}")
+    return judge(ctx, ctx.relays)
+
+
+def _no_received(ctx: Any, relays: list[Any]) -> str:
+    return "" if relays else "the message has no Received header"
+
+
+def _time_disorder(ctx: Any, relays: list[Any]) -> str:
+    dated = [r for r in relays if r.timestamp is not None]
+    for newer, older in zip(dated, dated[1:]):
+        try:
+            late = older.timestamp - newer.timestamp
+        except TypeError:
+            continue
+        if late > CLOCK_SKEW:
+            return f"an earlier hop is dated {late} after a later one: {_header(older)}"
+    return ""
+
+
+def _unparseable(ctx: Any, relays: list[Any]) -> str:
+    for relay in relays:
+        if not relay.parse_ok:
+            bad = [r for r in relays if not r.parse_ok]
+            return f"{len(bad)} unparseable: {_header(bad[0])}"
+    return ""
+
+
+def _illegal_ip(ctx: Any, relays: list[Any]) -> str:
+    for relay in relays:
+        if relay.ip and _illegal(relay.ip):
+            return f"{relay.ip} cannot send mail: {_header(relay)}"
+    return ""
+
+
+_DOTTED_QUAD = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
+
+
+@lru_cache(maxsize=8192)
+def _illegal(ip: str) -> bool:
+    """is_illegal(ip); for a dotted quad read from its first number, without parsing
+    it into an address object: 0.0.0.0/8, multicast 224/4 and reserved 240/4 are
+    the IPv4 addresses no client connects from."""
+    if _DOTTED_QUAD.fullmatch(ip):
+        first = int(ip.partition(".")[0])
+        return first == 0 or first >= 224
+    return is_illegal(ip)
+
+
+def _private_handover(ctx: Any, relays: list[Any]) -> str:
+    hop = _hop(ctx)
+    if hop is not None and is_private(hop.ip) and not hop.authenticated:
+        return f"outside client at private address {hop.ip}: {_header(hop)}"
+    return ""
+
+
+def _forged_ours(ctx: Any, relays: list[Any]) -> str:
+    if ctx.handover is None:
         return ""
-    if kind == "unparseable":
-        bad = [r for r in relays if not r.parse_ok]
-        return f"{len(bad)} unparseable: {_header(bad[0])}" if bad else ""
-    if kind == "illegal_ip":
-        bad = [r for r in relays if r.ip and is_illegal(r.ip)]
-        return f"{bad[0].ip} cannot send mail: {_header(bad[0])}" if bad else ""
-    if kind == "private_handover":
-        hop = _hop(ctx)
-        if hop is not None and is_private(hop.ip) and not hop.authenticated:
-            return f"outside client at private address {hop.ip}: {_header(hop)}"
-        return ""
-    if kind == "forged_ours":
-        if ctx.handover is None:
-            return ""
-        _, hosts = _own_names(ctx)
-        for relay in relays[ctx.handover + 1:]:
-            if relay.by and relay.by in hosts:
-                return f"a hop before the handover claims our host {relay.by}: {_header(relay)}"
-        return ""
-    if kind == "authenticated":
-        hop = _hop(ctx)
-        return f"authenticated submission from {hop.ip}: {_header(hop)}" if hop and hop.authenticated else ""
-    raise ValueError(f"unknown rcvd_check kind {kind!r}")
+    _, hosts = _own_names(ctx)
+    for relay in relays[ctx.handover + 1:]:
+        if relay.by and relay.by in hosts:
+            return f"a hop before the handover claims our host {relay.by}: {_header(relay)}"
+    return ""
+
+
+def _authenticated(ctx: Any, relays: list[Any]) -> str:
+    hop = _hop(ctx)
+    return f"authenticated submission from {hop.ip}: {_header(hop)}" if hop and hop.authenticated else ""
+
+
+_RCVD_KINDS: dict[str, Callable[[Any, list[Any]], str]] = {
+    "none": _no_received, "time_disorder": _time_disorder, "unparseable": _unparseable,
+    "illegal_ip": _illegal_ip, "private_handover": _private_handover, "forged_ours": _forged_ours,
+    "authenticated": _authenticated,
+}
 
 
 @batch("helo_check")
