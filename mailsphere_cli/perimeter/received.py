@@ -359,7 +359,10 @@ def relay_chain(msg: object) -> list[Relay]:
     return [parse_received(v) for v in values[:MAX_RECEIVED]]
 
 
-def _received_values(msg: object) -> list[str]:
+def _received_values(msg: object) -> list[str] | tuple[str, ...]:
+    values = getattr(msg, "raw_header_values", None)
+    if callable(values):  # a ParsedMessage: its index has them in order
+        return values("Received")
     raw_headers = getattr(msg, "raw_headers", None)
     if raw_headers is not None:
         return [v for k, v in raw_headers if k.lower() == "received"]

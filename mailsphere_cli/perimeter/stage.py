@@ -12,9 +12,11 @@ from typing import Any
 from mailsphere_cli.perimeter import NETWORK_CHECKS
 from mailsphere_cli.perimeter.received import Relay, find_handover, relay_chain
 from mailsphere_cli.perimeter.spoofing import find_spoof
-from mailsphere_cli.verdict import Action, Hit
+from mailsphere_cli.verdict import Action, Hit, Skip
 
 SPOOF_RULE = "SPOOFED_OWN_DOMAIN"
+# Frozen records, the same for every message scanned offline: made once.
+_OFFLINE_SKIPS = tuple(Skip(name, "offline") for name in NETWORK_CHECKS)
 
 
 def _domain(address: str) -> str:
@@ -77,8 +79,7 @@ def run(msg: Any, ctx: Any) -> None:
 
     resolver = (getattr(ctx, "services", None) or {}).get("resolver")
     if ctx.offline or resolver is None:
-        for name in NETWORK_CHECKS:
-            ctx.skip(name, "offline")
+        ctx.skipped.extend(_OFFLINE_SKIPS)
         return
     from mailsphere_cli.perimeter.online import run_network_checks
     run_network_checks(msg, ctx, resolver, hop)
