@@ -160,14 +160,23 @@ FOOTER_WINDOW = 1500      # list footers sit in the last lines of the text
 FOOTER_HEAD_CHARS = 240   # ... and say what they are in their first lines
 
 
+_NAMING_HEADERS = ("List-Id", "List-Post", "X-BeenThere", "Mailing-List", "X-Loop")
+_LIST_NAME = re.compile(r"[\w.+-]+@[\w.-]+|<[\w.-]+>")
+
+
 def list_names(msg: "ParsedMessage") -> tuple[str, ...] | None:
     """None for mail no list forwarded; else the list's own names (addresses, List-Id host)."""
-    if not any(msg.has_header(name) for name in _LIST_HEADERS):
+    if not any(map(msg.has_header, _LIST_HEADERS)):
         return None
+    return _names_in(tuple(map(msg.header, _NAMING_HEADERS)))
+
+
+@lru_cache(maxsize=1024)
+def _names_in(values: tuple[str | None, ...]) -> tuple[str, ...]:
+    """Remembered per worker: a list stamps the same headers on every message."""
     names: set[str] = set()
-    for header in ("List-Id", "List-Post", "X-BeenThere", "Mailing-List", "X-Loop"):
-        value = (msg.header(header) or "").lower()
-        names.update(m.strip("<>.,;:") for m in re.findall(r"[\w.+-]+@[\w.-]+|<[\w.-]+>", value))
+    for value in values:
+        names.update(m.strip("<>.,;:") for m in _LIST_NAME.findall((value or "").lower()))
     return tuple(sorted(n for n in names if len(n) >= 4))
 
 
@@ -241,8 +250,12 @@ def _word_grams(word: str) -> tuple[str, ...]:
 
 
 def _subject_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
-    hidden = reading.hidden
-    subject = reading.subject
+    return list(_subject_tokens_of(reading.subject, reading.hidden))
+
+
+@lru_cache(maxsize=4096)
+def _subject_tokens_of(subject: str, hidden: frozenset[str]) -> tuple[str, ...]:
+    """Remembered per worker: a thread's replies and a campaign's copies share a subject."""
     tokens = [f"s:{w}" for w in words(subject[:500], 60, hidden)]
     tokens.extend(subject_grams(subject, hidden))
     letters = [c for c in subject if c.isalpha()]
@@ -254,7 +267,7 @@ def _subject_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
         tokens.append("s*reply")
     if not subject.strip():
         tokens.append("s*empty")
-    return tokens
+    return tuple(tokens)
 
 
 def _body_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
@@ -289,7 +302,9 @@ def _url_facts(url: str) -> None | str | tuple[str, tuple[str, ...], bool]:
     host = (url_host(url) or "").lower().rstrip(".")
     if not host:
         return None
-    if is_ip(host):
+    # Only a host of digits and dots (IPv4) or with colons (IPv6) can be an address;
+    # asking `is_ip` about every name costs a raised exception each.
+    if (":" in host or not host.strip("[]").strip("0123456789.")) and is_ip(host):
         return "ip"
     # What comes before and after the host as written (all of the URL for both
     # when the host appears in it only in another case).
@@ -340,7 +355,7 @@ def _html_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
     # Which tags a page uses says more about the era's mail software than about intent
     # (measured: tag tokens pushed modern HTML newsletters towards spam), so only the
     # few that mark tricks are tokens.
-    tags = {m.group(1).lower() for m in _HTML_TAG.finditer(msg.html[:MAX_BODY_CHARS])}
+    tags = {tag.lower() for tag in set(_HTML_TAG.findall(msg.html[:MAX_BODY_CHARS]))}
     tokens = [f"h:{t}" for t in sorted(tags & _TELLING_TAGS)]
     if not msg.text.strip():
         tokens.append("h*only")
@@ -370,36 +385,41 @@ def _structure_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
 
 
 def _sender_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
+    return list(_sender_tokens_of(
+        msg.from_name or "", msg.from_domain, msg.from_addr, tuple(msg.to_addrs[:20]),
+        msg.reply_to, msg.header("X-Mailer") or msg.header("User-Agent") or "", reading.hidden))
+
+
+@lru_cache(maxsize=4096)
+def _sender_tokens_of(name: str, domain: str, address: str, recipients: tuple[str, ...],
+                      reply_to: str, mailer: str, hidden: frozenset[str]) -> tuple[str, ...]:
+    """Remembered per worker: senders write again, to the same recipients."""
     tokens: list[str] = []
-    name = msg.from_name or ""
-    tokens.extend(f"fn:{w}" for w in words(name[:200], 12, reading.hidden))
+    tokens.extend(f"fn:{w}" for w in words(name[:200], 12, hidden))
     if not name:
         tokens.append("fn*none")
     elif _EMAILISH.search(name):
         tokens.append("fn*address")
     elif _URLISH.search(name):
         tokens.append("fn*url")
-    domain = msg.from_domain
     if domain:
         org = registrable(domain)
         # Mail from the recipient's own domain is "internal", whatever that domain is.
-        internal = any(registrable(a.rpartition("@")[2]) == org for a in msg.to_addrs[:20])
+        internal = any(registrable(a.rpartition("@")[2]) == org for a in recipients)
         tokens.append("fd*internal" if internal else f"fd:{org}")
     else:
         tokens.append("fd*none")
-    local = msg.from_addr.partition("@")[0]
+    local = address.partition("@")[0]
     if local and _DIGITS.search(local) and sum(c.isdigit() for c in local) >= 3:
         tokens.append("fl*digits")
-    reply_to = msg.reply_to
     if reply_to and domain and registrable(reply_to.rpartition("@")[2] or domain) != \
             registrable(domain):
         tokens.append("rt*other_domain")
-    mailer = msg.header("X-Mailer") or msg.header("User-Agent") or ""
     match = _MAILER_NAME.match(mailer.strip())
     if match:
         product = match.group().strip().split(" ")[0].lower()
         tokens.append(f"x:{product[:20]}")
-    return tokens
+    return tuple(tokens)
 
 
 def recipient_words(msg: "ParsedMessage") -> frozenset[str]:
@@ -409,8 +429,14 @@ def recipient_words(msg: "ParsedMessage") -> frozenset[str]:
     recipient; the model must learn "greets the recipient by address", not the
     name of one mailbox.
     """
+    return _words_naming(tuple(msg.to_addrs[:20]))
+
+
+@lru_cache(maxsize=4096)
+def _words_naming(addresses: tuple[str, ...]) -> frozenset[str]:
+    """Remembered per worker: a mailbox's mail goes to the same few addresses."""
     found: set[str] = set()
-    for address in msg.to_addrs[:20]:
+    for address in addresses:
         local, _, domain = address.partition("@")
         found.update(words(local, 10))
         org = registrable(domain) if domain else ""
