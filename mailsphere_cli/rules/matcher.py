@@ -3,9 +3,10 @@
 Rules are grouped by target (a header view, body, rawbody, uri, html, full).
 Each group with more than one rule is matched in one pass by a multi-pattern
 engine, which only says which rules may match: Hyperscan for the patterns it
-can take (rules/hyperscan_set.py), an RE2 set for the others. Each rule it
-reports is then searched on its own with RE2, which decides the hit and finds
-its evidence. A header target of one rule is just searched.
+can take (rules/hyperscan_set.py), an RE2 set for the others (none in the
+shipped pack). Each rule it reports is then searched on its own with RE2, which
+decides the hit and finds its evidence. A header target of one rule is just
+searched.
 
 Header targets are looked at only when the message has that header (the names
 the message and the pack have in common, one set intersection), and the hits
@@ -38,7 +39,7 @@ _SPACES = re.compile(r"\s+")
 # Remembered results per header target; values longer than this are not kept.
 _MEMO_SIZE = 2048
 _MEMO_MAX_TEXT = 2048
-_HS_MIN_RULES = 10
+_HS_MIN_RULES = 2
 
 
 def evidence_text(text: str, limit: int = 100) -> str:
@@ -121,7 +122,11 @@ class _Target:
         rest = list(range(len(rules)))
         # Hyperscan for the message texts (even for one rule: it scans a long text
         # faster than an RE2 search that finds nothing) and for header targets with
-        # many rules; on a few short patterns an RE2 set costs less per pass.
+        # two rules or more: on the corpus headers its pass costs as much as an RE2
+        # set's or less (Received 5.6 vs 6.1 us, Date 2.8 vs 3.2, From addresses
+        # 2.7 vs 3.3), and it has no automaton to build while a worker warms up.
+        # A header target of one rule is searched with RE2 alone (0.5 us when
+        # nothing matches, where a Hyperscan call costs 2-3 us).
         if use_hyperscan and (not self.header or len(rules) >= _HS_MIN_RULES):
             self.fast = HyperscanSet([rule.regex for rule in rules])
             taken = set(self.fast.indexes)
