@@ -60,6 +60,7 @@ def test_a_schema_1_data_directory_is_read_and_upgraded(tmp_path: Path, cli):
     old = Store(tmp_path / "data")
     # Make it what schema 1 wrote: no skipsets, the whole record inline.
     old.db.executescript("DROP TABLE skipsets; ALTER TABLE messages DROP COLUMN skipset; "
+                         "CREATE INDEX hits_rule ON hits (rule); "
                          "UPDATE meta SET value = '1' WHERE key = 'schema';")
     whole = to_json(verdict.as_dict())
     old.db.execute("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -74,6 +75,9 @@ def test_a_schema_1_data_directory_is_read_and_upgraded(tmp_path: Path, cli):
     assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == str(
         SCHEMA_VERSION)
     assert store.known(verdict.id, "pack") == json.loads(whole)
+    indexes = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE "
+                                              "type = 'index' AND tbl_name = 'hits'")}
+    assert indexes == {"hits_message"}  # hits_rule (schemas 1-2) is dropped
     store.close()
 
 
