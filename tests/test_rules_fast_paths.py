@@ -354,3 +354,24 @@ def test_illegal_address_shortcut_agrees_with_is_illegal():
         assert _illegal(text) == is_illegal(text), text
         fired += is_illegal(text)
     assert 1000 < fired < len(texts) - 1000
+
+
+def test_link_host_shortcut_agrees_with_url_host():
+    """features._host reads the host of a plain http(s) link without urlsplit: the
+    same answer as urls.url_host on generated links and every corpus-like oddity."""
+    from mailsphere_cli.rules.checks.features import _host
+    from mailsphere_cli.urls import url_host
+
+    rng = random.Random(8)
+    pieces = ["http://", "https://", "HTTP://", "http:/", "http:", "ftp://", "//", "https://user@",
+              "http://u:p@", "example.com", "EXAMPLE.com", "a.b.example.co.uk", "192.0.2.1",
+              "[2001:db8::1]", "[::1", "::1]", ":8080", ":", "@", "@evil.example", "/", "/path",
+              "?q=1", "#frag", "\t", "\n", " ", "xn--bcher-kva.example", "bücher.example", "%41",
+              ".", "..", "\\", ";", "=", "-"]
+    urls = ["http://example.com", "https://example.com/", "http://[::1]/", "http://a@b@c/",
+            "http://ex ample.com/", "https://", "http://:80/"]
+    for _ in range(30000):
+        urls.append("".join(rng.choice(pieces) for _ in range(rng.randrange(1, 7))))
+    for url in urls:
+        _host.cache_clear()
+        assert _host(url) == url_host(url), url

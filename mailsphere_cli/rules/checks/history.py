@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from mailsphere_cli.rules.checks import batch, check, each_kind, kinds_of
+from mailsphere_cli.rules.checks.url import lookalike_of
 
 _IP_DOMAIN = re.compile(r"@\[?\d{1,3}(?:\.\d{1,3}){3}\]?$")
 _BIG_PROVIDER = re.compile(r"(?:^|\.)(hotmail|yahoo|aol|msn|gmail|google|outlook|live|mail\.ru|"
@@ -193,7 +194,6 @@ class _MessageId:
 
 
 def _msgid_domain_lookalike(m: _MessageId) -> str:
-    from mailsphere_cli.rules.checks.url import lookalike_of
     domain = m.domain.lower()
     return lookalike_of(domain) if "." in domain else ""
 
