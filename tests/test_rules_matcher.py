@@ -129,3 +129,20 @@ def test_direct_span_finder_equals_the_wrappers_search():
             for text in texts:
                 found = regex.search(text)
                 assert find(text) == (None if found is None else found.span()), (pattern, text)
+
+
+def test_evidence_text_joins_words_as_the_whitespace_regex_did():
+    import random
+    import re
+    from mailsphere_cli.rules.matcher import evidence_text
+    plain = re.compile(r"\s+")
+    rng = random.Random(11)
+    alphabet = " \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2028\u3000\u200b\u180eab"
+    texts = ["", "  a  b  ", "x" * 150, " ".join(["word"] * 40)]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(20000)]
+    for text in texts:
+        for limit in (100, 5):
+            expected = plain.sub(" ", text).strip()
+            if len(expected) > limit:
+                expected = expected[: limit - 1] + "…"
+            assert evidence_text(text, limit) == expected, repr(text)
