@@ -25,10 +25,13 @@ OFFICE_LABELS = frozenset({"doc", "xls", "ppt", "ole", "ole-macro", "docx", "xls
 
 
 def run(msg: Any, ctx: Any) -> None:
+    objects = extract.find_objects(msg)
+    if not objects:  # plain text mail (most of it): no session to set up
+        return
     policy = _policy(ctx)
     session = Session(ctx, policy, ctx.services.get("yara"),
                       extract.LazyPasswords(msg, policy.limits.max_passwords))
-    for found in extract.find_objects(msg):
+    for found in objects:
         session.analyse(found.data, found.names, found.declared_type,
                         found.display_name, depth=0, source=found.source,
                         origin_findings=found.findings)
