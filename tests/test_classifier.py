@@ -327,3 +327,55 @@ def test_idf_is_folded_into_the_exported_weights(corpora):
             family, sparse.csr_matrix(matrix @ sparse.diags(idf)), labels)
         assert bias == scaled_bias
         assert np.allclose(matrix @ weights, (matrix @ sparse.diags(idf)) @ scaled_weights)
+
+
+# -- what is remembered per worker is keyed on all it depends on ----------------------------
+def _mail(to: str, sender: str = "Prize Desk <desk@winners.test>",
+          subject: str = "zzzz, claim your prize", body: str = "Claim it now.") -> bytes:
+    return (f"From: {sender}\nTo: {to}\nSubject: {subject}\n\n{body}\n").encode()
+
+
+def test_remembered_subject_and_sender_tokens_follow_the_recipient():
+    # The same subject and sender, seen again for another recipient: the words that name
+    # the recipient, and whether the mail is internal, are that recipient's.
+    first = tokens_of(ParsedMessage(_mail("zzzz@winners.test")))
+    second = tokens_of(ParsedMessage(_mail("other@elsewhere.test")))
+    assert "s:<rcpt>" in first and "s:zzzz" not in first
+    assert "s:zzzz" in second and "s:<rcpt>" not in second
+    assert "fd*internal" in first and "fd:winners.test" not in first
+    assert "fd:winners.test" in second and "fd*internal" not in second
+    # Asked again, each gives the same tokens as the first time.
+    assert tokens_of(ParsedMessage(_mail("zzzz@winners.test"))) == first
+    assert tokens_of(ParsedMessage(_mail("other@elsewhere.test"))) == second
+
+
+def test_remembered_list_names_follow_the_list_headers():
+    footer = "\n-- \nTalk list: talk@lists.one.test\n"
+    body = "A real question about the release." + footer
+    one = ParsedMessage(_mail("me@x.test", body=body).replace(
+        b"To:", b"List-Id: <talk.lists.one.test>\nList-Post: <mailto:talk@lists.one.test>\nTo:"))
+    other = ParsedMessage(_mail("me@x.test", body=body).replace(
+        b"To:", b"List-Id: <chat.lists.two.test>\nList-Post: <mailto:chat@lists.two.test>\nTo:"))
+    assert "w:talk" not in tokens_of(one)  # its own footer is cut
+    assert "w:talk" in tokens_of(other)    # another list's: a footer naming someone else stays
+
+
+def test_link_hosts_that_are_addresses_whatever_they_look_like():
+    # Only hosts that could be addresses are asked; the answer must be is_ip's for all.
+    from mailsphere_cli.classifier.features import _url_facts
+    from mailsphere_cli.urls import is_ip, url_host
+
+    hosts = ["192.0.2.7", "[2001:db8::1]", "[::ffff:10.0.0.1]", "10.0.0.1.", "1.2.3", "01.2.3.4",
+             "123.example.test", "host-10-1-2-3.example", "1e100.net", "::1", "256.1.1.1",
+             "\u0661.\u0662.\u0663.\u0664", "[fe80::1%25eth0]", "0x7f.0.0.1", "example.test"]
+    rng = random.Random(3)
+    hosts += ["".join(rng.choice("0123456789.:[]abcdef") for _ in range(rng.randint(1, 16)))
+              for _ in range(2000)]
+    for host in hosts:
+        url = f"http://{host}/login"
+        name = (url_host(url) or "").lower().rstrip(".")
+        if name:
+            assert (_url_facts.__wrapped__(url) == "ip") is is_ip(name), host
+    assert _url_facts.__wrapped__("http://[2001:db8::1]/x") == "ip"
+    assert _url_facts.__wrapped__("http://192.0.2.7/x") == "ip"
+    assert _url_facts.__wrapped__("http://123.example.test/x") != "ip"
