@@ -56,7 +56,14 @@ def sender_recipients_key(msg: Any, ctx: Any) -> tuple[Any, ...]:
     return (sender_key(msg, ctx), tuple(msg.to_addrs), bool(msg.header("In-Reply-To")))
 
 
-KEYS: dict[str, Any] = {"sender": sender_key, "sender_recipients": sender_recipients_key}
+def list_key(msg: Any, ctx: Any) -> tuple[Any, ...]:
+    """The first List-Id, List-Post, List-Help and List-Archive header as they stand."""
+    raw = msg.raw_header
+    return (raw("List-Id"), raw("List-Post"), raw("List-Help"), raw("List-Archive"))
+
+
+KEYS: dict[str, Any] = {"sender": sender_key, "sender_recipients": sender_recipients_key,
+                        "list": list_key}
 
 
 # -- headers -------------------------------------------------------------------

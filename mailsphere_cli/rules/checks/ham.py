@@ -27,7 +27,7 @@ def _references(msg: Any) -> str:
     return (msg.header("In-Reply-To") or "") + " " + (msg.header("References") or "")
 
 
-@check("list_headers")
+@check("list_headers", key="list")
 def list_headers(msg: Any, ctx: Any) -> str:
     """A well-formed List-Id plus a way to reach the list (List-Post or List-Help)."""
     if not msg.has_header("List-Id"):

@@ -21,7 +21,7 @@ def header_missing(msg, ctx, name: str) -> str | None:
 
 @check("header_count_over")
 def header_count_over(msg, ctx, name: str, count: int) -> str | None:
-    found = len(msg.headers(name))
+    found = len(msg.raw_header_values(name))  # as many as decoded, without decoding them
     return f"{found} {name} headers" if found > count else None
 
 
