@@ -22,6 +22,7 @@ _META_URL = re.compile(r"url\s*=\s*['\"]?([^'\";\s]+)", re.I)
 _MAX_HTML = 2 * 1024 * 1024
 _SPACES = re.compile(r"  +")
 _NOT_SHOWN = ["script", "style", "head", "noscript", "template"]
+_NOT_SHOWN_SELECTOR = ", ".join(_NOT_SHOWN)
 
 
 def collapse_blanks(text: str) -> str:
@@ -50,6 +51,11 @@ class HtmlDocument:
     def text(self) -> str:
         if self.tree is None:
             return ""
+        body = self.tree.body
+        if body is not None and body.css_first(_NOT_SHOWN_SELECTOR) is None:
+            # Nothing to strip inside the body (most mail): its text is the same
+            # as that of a stripped copy, without copying the tree.
+            return collapse_blanks(body.text(separator=" ")).strip()
         tree = self.tree.clone()  # strip_tags mutates: keep self.tree intact (cheaper than a parse)
         tree.strip_tags(_NOT_SHOWN)
         root = tree.body or tree.root

@@ -219,3 +219,21 @@ def test_link_attributes_read_alone_equal_the_attribute_dict():
          for n in tree.css("a[href]")]
     assert doc.urls == ["http://a.example/1", "http://b.example/", "http://img.example/p.png"]
     assert normalise_url("//img.example/p.png") == "http://img.example/p.png"
+
+
+@pytest.mark.parametrize("source", [
+    "<p>Hello <b>world</b></p>",
+    "<html><head><title>T</title><style>p{}</style></head><body><p>a</p>\t<p>b</p></body></html>",
+    "<body><p>a</p><script>var x = 1;</script><noscript>enable js</noscript></body>",
+    "<body><svg><style>.c{}</style><text>in svg</text></svg> after</body>",
+    "<body><template><p>hidden</p></template>shown</body>",
+    "</html><p>after the end</p><head><title>late head</title></head> tail",
+    "text only, no tags at all",
+])
+def test_html_text_without_a_copy_equals_the_stripped_copy(source):
+    from selectolax.lexbor import LexborHTMLParser
+    from mailsphere_cli.html import _NOT_SHOWN, HtmlDocument, collapse_blanks
+    reference = LexborHTMLParser(source)
+    reference.strip_tags(_NOT_SHOWN)
+    root = reference.body or reference.root
+    assert HtmlDocument(source).text == collapse_blanks(root.text(separator=" ")).strip()
