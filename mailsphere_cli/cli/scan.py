@@ -128,11 +128,12 @@ def scan(
         for sink in sinks:
             sink(record, text)
 
-    total = _total_bytes(paths)
+    shown = ENV.stderr.is_terminal
+    total = _total_bytes(paths) if shown else 0  # a walk over every file, for the bar alone
     progress = Progress(TextColumn("[bold]scanning"), BarColumn(),
                         TextColumn("{task.fields[count]} msgs · {task.fields[rate]} msgs/s"),
                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                        console=ENV.stderr, transient=True, disable=not ENV.stderr.is_terminal)
+                        console=ENV.stderr, transient=True, disable=not shown)
     task = progress.add_task("scan", total=total or None, count=0, rate="-")
     import time
     began = time.perf_counter()
