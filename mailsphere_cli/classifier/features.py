@@ -313,14 +313,20 @@ def _url_facts(url: str) -> None | str | tuple[str, tuple[str, ...], bool]:
     return registrable(host), path_words, "@" in before
 
 
+@lru_cache(maxsize=1024)
+def _links_in_footer(footer: str) -> frozenset[str]:
+    """Remembered per worker: a list adds the same footer to every message it forwards."""
+    from mailsphere_cli.urls import extract_urls
+    return frozenset(extract_urls(footer))
+
+
 def _url_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
     hidden = reading.hidden
     tokens: list[str] = []
     urls = msg.urls
     if reading.footer:
         # The list's own links (listinfo, archives, sponsors) live in its footer.
-        from mailsphere_cli.urls import extract_urls
-        footer_urls = set(extract_urls(reading.footer))
+        footer_urls = _links_in_footer(reading.footer)
         if footer_urls:
             urls = [u for u in urls if u not in footer_urls]
     urls = urls[:MAX_URLS]
