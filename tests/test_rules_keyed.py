@@ -23,7 +23,7 @@ from mailsphere_cli.rules.loader import load_rules
 # every header a key reads (sender: the first four; sender_recipients: the first ten)
 KEY_HEADERS = ("from", "reply-to", "return-path", "sender", "to", "cc", "delivered-to",
                "x-original-to", "envelope-to", "in-reply-to",
-               "list-id", "list-post", "list-help", "list-archive")
+               "list-id", "list-post", "list-help", "list-archive", "received")
 _FIELD = re.compile(rb"^[^\s:]+:.*(?:\r?\n[ \t].*)*\r?\n", re.M)
 
 
@@ -52,6 +52,7 @@ def test_keyed_checks_answer_alike_for_messages_alike_in_their_key():
     from mailsphere_cli.config import Config, OrgConfig
     from mailsphere_cli.context import Context
     from mailsphere_cli.message import ParsedMessage
+    from mailsphere_cli.perimeter import stage as perimeter
     from tests.rules_fixture import build, load_cases
 
     org = OrgConfig(name="example", domains=["example.com"], authorised_ips=["192.0.2.0/24"])
@@ -69,8 +70,8 @@ def test_keyed_checks_answer_alike_for_messages_alike_in_their_key():
             b = ParsedMessage(_graft(keys_from, rest_from))
             ctx_a = Context(msg=a, config=config, offline=True)
             ctx_b = Context(msg=b, config=config, offline=True)
-            for ctx in (ctx_a, ctx_b):
-                ctx.auth["env_from"] = "envelope@example.net"
+            for msg, ctx in ((a, ctx_a), (b, ctx_b)):
+                perimeter.run(msg, ctx)  # the relays and the handover hop, from the grafted trail
             for key in features.KEYS.values():
                 assert key(a, ctx_a) == key(b, ctx_b)
             differing += a.subject != b.subject or a.body != b.body
@@ -149,3 +150,52 @@ def test_another_configuration_forgets_what_was_remembered(keyed_pack):
     assert calls["fn"] == 3
     _hits(compiled, "alice", config="two")
     assert calls["fn"] == 6
+
+
+def test_handover_checks_answer_alike_when_only_the_rest_of_the_trail_differs():
+    """The handover key leaves out the queue ids, dates and recipients of the Received
+    headers: changing those (keeping the key) changes no handover check's answer."""
+    from mailsphere_cli.config import Config, OrgConfig
+    from mailsphere_cli.context import Context
+    from mailsphere_cli.message import ParsedMessage
+    from mailsphere_cli.perimeter import stage as perimeter
+    from tests.rules_fixture import build, load_cases
+
+    org = OrgConfig(name="example", domains=["example.com"], authorised_ips=["192.0.2.0/24"])
+    config = Config(orgs={"example": org})
+    rules = [r for r in CompiledRules(load_rules(None)).evals if CHECKS[r.function].key == "handover"]
+    assert len(rules) >= 5
+    from tests.rules_fixture import DATE, TEMPLATE_HEADERS
+
+    ours = next(v for n, v in TEMPLATE_HEADERS if n == "Received")
+    cases = load_cases() + [{}]
+    for helo in ("hotmail.com", "localhost", "[198.51.100.9]", "198.51.100.9", "nodots",
+                 "mail.example.com", "mx1.example.com", "mail.example.org"):
+        for name, ip in (("c-198-51-100-7.pool.example.net", "198.51.100.7"),
+                         ("unknown", "198.51.100.7"), ("mail.example.org", "198.51.100.9"),
+                         ("dsl-192-0-2-44.dyn.example.net", "192.0.2.44")):
+            handover = (f"from {helo} ({name} [{ip}]) by mx1.example.com (Postfix) with ESMTPS "
+                        f"id D4E5F6 for <bob@example.com>; {DATE}")
+            cases.append({"set": {"Received": handover}})  # the only hop, so the handover
+            cases.append({"set": {"Received": ""},
+                          "add": [f"Received: {ours}", f"Received: {handover}"]})
+    compared = fired = 0
+    for case in cases:
+        raw = build(case)
+        other = re.sub(rb"(Received:[^;]*?) id \S+", rb"\1 id Q0THER9", raw)
+        other = re.sub(rb"for <[^>]*>", b"for <someone@example.com>", other)
+        other = re.sub(rb"(Received:[^;]*;)[^\r\n]*", rb"\1 Tue, 6 Jan 2026 11:00:00 +0100", other)
+        messages = [ParsedMessage(raw), ParsedMessage(other)]
+        contexts = [Context(msg=m, config=config, offline=True) for m in messages]
+        for msg, ctx in zip(messages, contexts):
+            perimeter.run(msg, ctx)
+        key = features.KEYS["handover"]
+        if key(messages[0], contexts[0]) != key(messages[1], contexts[1]):
+            continue
+        for rule in rules:
+            fn = CHECKS[rule.function].fn
+            answers = [fn(m, c, **rule.args) for m, c in zip(messages, contexts)]
+            assert answers[0] == answers[1], (rule.id, case.get("rule"))
+            compared += 1
+            fired += bool(answers[0])
+    assert compared > 500 and fired > 20

@@ -62,8 +62,21 @@ def list_key(msg: Any, ctx: Any) -> tuple[Any, ...]:
     return (raw("List-Id"), raw("List-Post"), raw("List-Help"), raw("List-Archive"))
 
 
+def handover_key(msg: Any, ctx: Any) -> tuple[Any, ...] | None:
+    """What the checks of the handover hop read: its HELO name, address and whether
+    the client authenticated, the names our side of the trail gives itself, the
+    reverse DNS name and whether anti-spoofing objected (None without a hop)."""
+    if ctx.handover is None or not ctx.relays:
+        return None
+    hop = ctx.relays[ctx.handover]
+    ours = tuple(relay.by for relay in ctx.relays[: ctx.handover + 1])
+    auth = ctx.auth
+    return (hop.helo, hop.ip, hop.authenticated, ours, auth.get("rdns"),
+            auth.get("spoofing") is None)
+
+
 KEYS: dict[str, Any] = {"sender": sender_key, "sender_recipients": sender_recipients_key,
-                        "list": list_key}
+                        "list": list_key, "handover": handover_key}
 
 
 # -- headers -------------------------------------------------------------------

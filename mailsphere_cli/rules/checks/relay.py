@@ -58,7 +58,7 @@ def rdns_missing(msg: Any, ctx: Any) -> str:
     return ""
 
 
-@check("rdns_dynamic", needs="perimeter", requires="handover")
+@check("rdns_dynamic", needs="perimeter", requires="handover", key="handover")
 def rdns_dynamic(msg: Any, ctx: Any) -> str:
     hop = _hop(ctx)
     if hop is None or hop.authenticated:
@@ -77,7 +77,7 @@ def _own_names(ctx: Any) -> tuple[set[str], set[str]]:
     return domains, hosts
 
 
-@check("helo_check", needs="perimeter", requires="handover")
+@check("helo_check", needs="perimeter", requires="handover", key="handover")
 def helo_check(msg: Any, ctx: Any, kind: str) -> str:
     hop = _hop(ctx)
     if hop is None or not hop.helo or hop.authenticated:
