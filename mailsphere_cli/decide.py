@@ -15,10 +15,12 @@ if TYPE_CHECKING:
     from mailsphere_cli.message import ParsedMessage
 
 
-def score_so_far(ctx: "Context", rules: dict, present: set[str] | None = None) -> float:
+def score_so_far(ctx: "Context", rules: dict, present: set[str] | None = None,
+                 adjust: float | None = None) -> float:
     """The verdict's score as it stands (what the verdict will sum, without building
     the scored hits): each rule once, removed ones at 0, summed in the verdict's
-    order (largest weight first) so the float result is the same to the last bit."""
+    order (largest weight first) so the float result is the same to the last bit.
+    `adjust` stands for ctx.score_adjust as it was before the rows added to it."""
     removed = ctx.removed
     weights = []
     for rule_id in (present if present is not None else {h.rule for h in ctx.hits}):
@@ -26,7 +28,7 @@ def score_so_far(ctx: "Context", rules: dict, present: set[str] | None = None) -
         weight = rule.score if rule and rule_id not in removed else 0.0
         weights.append((-abs(weight), rule_id, weight))
     weights.sort()
-    return sum(w for _, _, w in weights) + ctx.score_adjust
+    return sum(w for _, _, w in weights) + (ctx.score_adjust if adjust is None else adjust)
 
 
 def run(msg: "ParsedMessage", ctx: "Context") -> None:
@@ -36,8 +38,18 @@ def run(msg: "ParsedMessage", ctx: "Context") -> None:
         ctx.skip("decisions", "the rule pack has no decision tables")
         return
     present = {h.rule for h in ctx.hits}
-    env = compiled.environment(ctx, score_so_far(ctx, pack.rules, present), present)
-    present, groups, tags, auth, score = env.hits, env.group_counts, env.tag_counts, ctx.auth, env.score
+    env = compiled.environment(ctx, 0.0, present)
+    present, groups, tags, auth = env.hits, env.group_counts, env.tag_counts, ctx.auth
+    known: list[float] = []
+    adjust = ctx.score_adjust  # rows add to it as they fire; they all see it from before
+
+    def score() -> float:
+        """The score before any row, worked out the first time a row reads it (the
+        rows see it as a function: most messages never reach a `score` comparison)."""
+        if not known:
+            known.append(score_so_far(ctx, pack.rules, present, adjust))
+        return known[0]
+
     removals: set[str] = set()
     for row, fires in compiled.decisions:
         if not fires(present, groups, tags, auth, score):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailsphere_cli.context import Context
 from mailsphere_cli.message import Limits, ParsedMessage
-from mailsphere_cli.verdict import Action, Hit, ScoredHit, Verdict
+from mailsphere_cli.verdict import Action, Hit, ScoredHit, Verdict, scored_hit
 
 if TYPE_CHECKING:
     from mailsphere_cli.config import Config
@@ -56,6 +56,8 @@ class Pipeline:
         self.skip = set(skip)
         self.limits = limits or Limits(max_size=config.scan.max_size)
         self.stages = [(name, load_stage(module)) for name, module in STAGES]
+        # organisation per (recipients, sender): the same few recur message after message
+        self._orgs: dict[tuple[tuple[str, ...], str], Any] = {}
 
     def threshold_for(self, ctx: Context) -> float:
         return ctx.org.threshold if ctx.org else self.config.scan.threshold
@@ -65,7 +67,7 @@ class Pipeline:
         msg = ParsedMessage(raw.data, self.limits)
         ctx = Context(msg=msg, config=self.config, offline=self.offline, services=self.services)
         ctx.timings_ms["parse"] = (time.perf_counter() - started) * 1000
-        ctx.org = self.config.org_for_any(msg.to_addrs) or self.config.org_for(msg.from_addr)
+        ctx.org = self._org_for(msg)
         if raw.truncated:
             msg.limit_hits.append(Hit("MSG_TOO_LARGE", f"{raw.size} bytes, scanned the first "
                                                        f"{len(raw.data)}"))
@@ -83,16 +85,30 @@ class Pipeline:
         return build_verdict(raw, ctx, self.threshold_for(ctx), self.services["rules"].pack,
                              started)
 
+    def _org_for(self, msg: ParsedMessage) -> Any:
+        """config.org_for_any(recipients) or config.org_for(sender), remembered per
+        (recipients, sender) for this pipeline (the config does not change under it)."""
+        key = (tuple(msg.to_addrs), msg.from_addr)
+        try:
+            return self._orgs[key]
+        except KeyError:
+            pass
+        org = self.config.org_for_any(msg.to_addrs) or self.config.org_for(msg.from_addr)
+        if len(self._orgs) >= 4096:
+            self._orgs.clear()
+        self._orgs[key] = org
+        return org
+
     def _why_not(self, name: str, stage: ModuleType | str, ctx: Context) -> str:
         if name in self.skip:
             return "skipped on request (--skip)"
         if isinstance(stage, str):
             return stage
-        if name in SCORING_STAGES or name == "lists":
+        if ctx.forced and (name in SCORING_STAGES or name == "lists"):
             malicious = [f for f in ctx.forced if f.action is Action.MALICIOUS]
             if malicious:
                 return f"content judged malicious by {malicious[0].stage}"
-        if name in SCORING_STAGES and ctx.listed.get("whitelisted"):
+        if ctx.listed and name in SCORING_STAGES and ctx.listed.get("whitelisted"):
             return f"sender whitelisted and authenticated ({ctx.listed.get('entry', '')})"
         return ""
 
@@ -115,7 +131,7 @@ def _scored_hits(ctx: Context, pack: Any) -> list[ScoredHit]:
         # later fields never decide the order.
         rows.append((-abs(score), rule_id, score, rule, evidence))
     rows.sort()
-    return [ScoredHit(rule_id, score, rule.group if rule else "other", "; ".join(evidence),
+    return [scored_hit(rule_id, score, rule.group if rule else "other", "; ".join(evidence),
                       rule.description if rule else "")
             for _, rule_id, score, rule, evidence in rows]
 
@@ -137,7 +153,7 @@ def build_verdict(raw: "RawMessage", ctx: Context, threshold: float, pack: Any,
         action = Action.SPAM if score > threshold else Action.DELIVER
         decided_by = "rules"
     ctx.timings_ms["verdict"] = (time.perf_counter() - began) * 1000
-    return Verdict(
+    return Verdict.of_fields(dict(
         id=raw.id, source=raw.origin, sender=msg.from_addr, recipients=tuple(msg.to_addrs),
         subject=msg.subject[:500], score=score, threshold=threshold, action=action,
         decided_by=decided_by, hits=tuple(hits), auth=dict(ctx.auth),
@@ -145,7 +161,7 @@ def build_verdict(raw: "RawMessage", ctx: Context, threshold: float, pack: Any,
         errors=tuple(ctx.errors), timings_ms=dict(ctx.timings_ms),
         elapsed_ms=(time.perf_counter() - started) * 1000, size=raw.size,
         org=ctx.org.name if ctx.org else None, decisions=tuple(ctx.decisions),
-        date=msg.date.isoformat() if msg.date else "")
+        date=msg.date.isoformat() if msg.date else ""))
 
 
 def error_verdict(raw: "RawMessage", error: str, elapsed_ms: float = 0.0,

@@ -153,7 +153,7 @@ def test_shipped_pack_compiles_every_meta_and_row():
         present = set(rng.sample(ids, 12))
         auth = rng.choice(AUTHS)
         score = rng.uniform(-3, 15)
-        for rows in (compiled.metas, compiled.decisions):
+        for rows, given in ((compiled.metas, score), (compiled.decisions, lambda: score)):
             for item in rows:
                 node = expr.parse(item[0].expr if hasattr(item[0], "expr") else item[0].when)
                 env = expr.Env(present, {"url": 3}, {"ham": 1}, auth, score)
@@ -161,7 +161,7 @@ def test_shipped_pack_compiles_every_meta_and_row():
                     expected = bool(expr.evaluate(node, env))
                 except expr.ExprError:
                     continue
-                assert bool(item[1](present, {"url": 3}, {"ham": 1}, auth, score)) == expected
+                assert bool(item[1](present, {"url": 3}, {"ham": 1}, auth, given)) == expected
 
 
 def _rdns_cases(count: int, seed: int = 1):

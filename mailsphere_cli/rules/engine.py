@@ -50,8 +50,10 @@ class CompiledRules:
             node = expr.parse(rule.expr)
             self.metas.append((rule, expr.compile_node(node), sorted(expr.references(node))))
             self._metas_count = self._metas_count or expr.reads_counts(node)
-        # decision rows, compiled: (row, fn)
-        self.decisions = [(row, expr.compile_node(row.node)) for row in pack.decisions]
+        # decision rows, compiled: (row, fn); fn takes the score as a function of no
+        # arguments, called only by a row that gets as far as reading it
+        self.decisions = [(row, expr.compile_node(row.node, lazy_score=True))
+                          for row in pack.decisions]
 
     def match_patterns(self, msg: "ParsedMessage") -> list[Hit]:
         return self.patterns.match(msg)

@@ -262,7 +262,7 @@ def _compare(op: str, left: Any, right: Any) -> int:
     return 1 if _COMPARE[op](left, right) else 0
 
 
-def _value_code(node: Node) -> str:
+def _value_code(node: Node, S: str = "S") -> str:
     """Python source computing what `evaluate(node)` returns."""
     op, args = node.op, node.args
     if op == "rule":
@@ -274,54 +274,57 @@ def _value_code(node: Node) -> str:
     if op == "tag":
         return f"T.get({args[0]!r}, 0)"
     if op == "score":
-        return "S"
+        return S
     if op == "auth":
         return f"_auth_value(A, {tuple(args)!r})"
     if op in _BOOLEAN:
-        return f"(1 if {_bool_code(node)} else 0)"
+        return f"(1 if {_bool_code(node, S)} else 0)"
     if op == "neg":
-        return f"(-_number({_value_code(args[0])}))"
+        return f"(-_number({_value_code(args[0], S)}))"
     if op in ("+", "-"):
-        return f"({_number_code(args[0])} {op} {_number_code(args[1])})"
+        return f"({_number_code(args[0], S)} {op} {_number_code(args[1], S)})"
     raise ExprError(f"cannot compile operator {op!r}")
 
 
-def _number_code(node: Node) -> str:
+def _number_code(node: Node, S: str = "S") -> str:
     """Python source for `_number(evaluate(node))` up to int/float: a node that always
     gives a number (a rule's 1/0, a count, a sum) is used as it is, which is what
     makes long sums of rules cheap; the result is only ever compared or tested."""
     if node.op in _NUMERIC:
-        return _value_code(node)
-    return f"_number({_value_code(node)})"
+        return _value_code(node, S)
+    return f"_number({_value_code(node, S)})"
 
 
-def _bool_code(node: Node) -> str:
+def _bool_code(node: Node, S: str = "S") -> str:
     """Python source for `_truthy(evaluate(node))`, as a bool."""
     op, args = node.op, node.args
     if op == "rule":
         return f"({args[0]!r} in H)"
     if op == "!":
-        return f"(not {_bool_code(args[0])})"
+        return f"(not {_bool_code(args[0], S)})"
     if op == "&":
-        return f"({_bool_code(args[0])} and {_bool_code(args[1])})"
+        return f"({_bool_code(args[0], S)} and {_bool_code(args[1], S)})"
     if op == "|":
-        return f"({_bool_code(args[0])} or {_bool_code(args[1])})"
+        return f"({_bool_code(args[0], S)} or {_bool_code(args[1], S)})"
     if op in _COMPARE:
         left, right = args
         if left.op in _NUMERIC and right.op in _NUMERIC:
             # numbers on both sides: no text comparison, no error possible
-            return f"({_value_code(left)} {op} {_value_code(right)})"
-        return f"({_compare.__name__}({op!r}, {_value_code(left)}, {_value_code(right)}) == 1)"
-    return f"_truthy({_value_code(node)})"
+            return f"({_value_code(left, S)} {op} {_value_code(right, S)})"
+        return f"({_compare.__name__}({op!r}, {_value_code(left, S)}, {_value_code(right, S)}) == 1)"
+    return f"_truthy({_value_code(node, S)})"
 
 
-def compile_node(node: Node) -> Compiled:
+def compile_node(node: Node, lazy_score: bool = False) -> Compiled:
     """One function f(hits, group_counts, tag_counts, auth, score) -> what evaluate gives.
 
     Its result is only ever used for truth, like `evaluate`'s (rule, boolean and
-    comparison nodes give 1/0; other nodes give their value).
+    comparison nodes give 1/0; other nodes give their value). With `lazy_score`,
+    `score` is a function of no arguments giving the score, called only where the
+    expression reads it (the decision rows: most messages never get that far).
     """
-    body = _bool_code(node) if node.op in _BOOLEAN else _value_code(node)
+    S = "S()" if lazy_score else "S"
+    body = _bool_code(node, S) if node.op in _BOOLEAN else _value_code(node, S)
     source = f"lambda H, G, T, A, S: {body}"
     namespace = {"_auth_value": _auth_value, "_compare": _compare, "_number": _number,
                  "_truthy": _truthy}
