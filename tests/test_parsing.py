@@ -237,3 +237,17 @@ def test_html_text_without_a_copy_equals_the_stripped_copy(source):
     reference.strip_tags(_NOT_SHOWN)
     root = reference.body or reference.root
     assert HtmlDocument(source).text == collapse_blanks(root.text(separator=" ")).strip()
+
+
+def test_link_starts_found_by_find_give_what_finditer_gives():
+    import random
+    from mailsphere_cli import urls as urls_module
+    pieces = ["http", "https", "HTTP", "ftp", "FtP", "://", "www", "WWW", "wWw", "w", "h", ".",
+              "1", "23", " ", "\n", "x", "\u00e9", "\u017f", "s://", ":", "/", "<", ")", "a"]
+    rng = random.Random(9)
+    texts = _LINK_TEXTS + ["wwww" * 3000, "://" * 3000, "see www.a.example and http://b.example/x"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(20000)]
+    for text in texts:
+        assert [m.span() for m in urls_module._links(text)] == \
+            [m.span() for m in urls_module._URL_IN_TEXT.finditer(text)], repr(text[:80])
+    assert urls_module._link_starts("wwww" * 3000) is None  # too many: the regex finds them
