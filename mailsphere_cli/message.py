@@ -431,8 +431,8 @@ class ParsedMessage:
         found: dict[str, None] = {}
         for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To"):
             for value in self._index.get(name.lower(), ()):
-                for addr in _ADDR_SPEC.findall(decode_header_value(value)):
-                    found.setdefault(addr.lower().strip("."), None)
+                for addr in _addr_specs(value):
+                    found.setdefault(addr, None)
                     if len(found) >= 500:
                         return list(found)
         return list(found)
@@ -591,10 +591,33 @@ _ADDR_SPEC = re.compile(r"[^\s<>,;:\"()\[\]@]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za
 
 
 @lru_cache(maxsize=4096)
+def _addr_specs(value: str) -> tuple[str, ...]:
+    """The addr-specs of one raw recipient header value, lowercased, as to_addrs
+    keeps them; remembered per value (the same To and Delivered-To lines recur)."""
+    return tuple(addr.lower().strip(".") for addr in _ADDR_SPEC.findall(decode_header_value(value)))
+
+
+# The plainest shapes of an address header: "local@domain", "Words <local@domain>" and
+# '"Words" <local@domain>' (words of letters and digits, one space apart; dot-separated
+# atoms either side of the @). email.utils.getaddresses gives ("", addr) and ("Words",
+# addr) for them; it costs
+# ~25 us a value, this match ~1 us (tests compare the two on generated values).
+_PLAIN_ADDR = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+_WORDS = r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*"
+_PLAIN = re.compile(rf'(?:"({_WORDS})" <({_PLAIN_ADDR})>|({_WORDS}) <({_PLAIN_ADDR})>|({_PLAIN_ADDR}))')
+
+
+@lru_cache(maxsize=4096)
 def addresses(value: str) -> tuple[tuple[str, str], ...]:
     """(display name, lowercased address) pairs of one decoded header value.
     Cached: the same senders write the same From headers again and again, the
     rules read them several times, and parsing them is the costly part."""
+    plain = _PLAIN.fullmatch(value)
+    if plain:
+        quoted, quoted_addr, name, addr, bare = plain.groups()
+        if quoted_addr:
+            return ((quoted, quoted_addr.lower()),)
+        return ((name, addr.lower()),) if addr else (("", bare.lower()),)
     try:
         pairs = email.utils.getaddresses([value])
     except Exception:  # noqa: BLE001
