@@ -7,7 +7,9 @@ consumed) are applied after all rows were evaluated.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
+
+from mailsphere_cli.rules import expr
 
 
 if TYPE_CHECKING:
@@ -31,6 +33,34 @@ def score_so_far(ctx: "Context", rules: dict, present: set[str] | None = None,
     return sum(w for _, _, w in weights) + (ctx.score_adjust if adjust is None else adjust)
 
 
+# The rows of a compiled rule pack as one function (rows, fires): fires(H, G, T, A, S)
+# -> (indexes of the rows that fire, in order; the error a row raised, or None). One
+# call per message instead of one per row; a row that raises stops the rows after it,
+# as the loop over the row functions did. Kept per CompiledRules object.
+_COMBINED: dict[int, tuple[Any, list[Any], Callable[..., tuple[list[int], Exception | None]]]] = {}
+
+
+def _combined(compiled: Any) -> tuple[list[Any], Callable[..., tuple[list[int], Exception | None]]]:
+    known = _COMBINED.get(id(compiled))
+    if known is not None and known[0] is compiled:
+        return known[1], known[2]
+    rows = [row for row, _ in compiled.decisions]
+    lines = ["def fires(H, G, T, A, S):", "    out = []", "    try:"]
+    for index, row in enumerate(rows):
+        node = row.node
+        code = expr._bool_code(node, "S()") if node.op in expr._BOOLEAN else expr._value_code(node, "S()")
+        lines.append(f"        if {code}:")
+        lines.append(f"            out.append({index})")
+    lines += ["    except Exception as exc:", "        return out, exc", "    return out, None"]
+    namespace = {"_auth_value": expr._auth_value, "_compare": expr._compare,
+                 "_number": expr._number, "_truthy": expr._truthy}
+    exec(compile("\n".join(lines), "<decision rows>", "exec"), namespace)  # noqa: S102 - our own code
+    if len(_COMBINED) > 8:
+        _COMBINED.clear()
+    _COMBINED[id(compiled)] = (compiled, rows, namespace["fires"])
+    return rows, namespace["fires"]
+
+
 def run(msg: "ParsedMessage", ctx: "Context") -> None:
     compiled = ctx.services["rules"]
     pack = compiled.pack
@@ -51,14 +81,17 @@ def run(msg: "ParsedMessage", ctx: "Context") -> None:
         return known[0]
 
     removals: set[str] = set()
-    for row, fires in compiled.decisions:
-        if not fires(present, groups, tags, auth, score):
-            continue
+    rows, fires = _combined(compiled)
+    fired, error = fires(present, groups, tags, auth, score)
+    for index in fired:
+        row = rows[index]
         ctx.decisions.append(row.as_dict())
         ctx.score_adjust += row.add
         if row.action is not None:
             ctx.force(row.action, "decisions", f"{row.id}: {row.description}")
         removals.update(row.remove)
+    if error is not None:
+        raise error
     for ref in removals:
         if ref.startswith("group:"):
             group = ref[6:]
