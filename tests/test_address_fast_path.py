@@ -31,7 +31,7 @@ def _piece(rng: random.Random, alphabet: str, low: int = 1, high: int = 8) -> st
 def _values(count: int, seed: int):
     rng = random.Random(seed)
     alnum = "abcXYZ019"
-    local_chars = alnum + "_+-" + rng.choice(["", ".", "..", '"', "(", " "])
+    local_chars = alnum + "_+-=" + rng.choice(["", ".", "..", '"', "(", " "])
     for _ in range(count):
         local = ".".join(_piece(rng, local_chars) for _ in range(rng.randint(1, 3)))
         domain = ".".join(_piece(rng, alnum + "-" + rng.choice(["", "_", "."]))
@@ -48,7 +48,7 @@ def _values(count: int, seed: int):
         elif shape < 0.9:
             yield f'"{name}" <{addr}>'
         else:
-            yield rng.choice([f"{name}<{addr}>", f" {addr}", f"{addr} ", f"{name} <{addr}> x",
+            yield rng.choice([f"{name}<{addr}>", f"<{addr}>", f"<{addr}", f"{addr}>", f"<<{addr}>>", f" {addr}", f"{addr} ", f"{name} <{addr}> x",
                               f"{addr}, {addr}", f"<{addr}>", f"{name} {addr}"])
 
 
@@ -70,7 +70,8 @@ def test_fast_shapes_by_hand_agree_with_getaddresses():
     values = ['"Jane Doe" <jane@example.com>', '"Jane" <J.Doe@mail.example.co.uk>',
               "Bank 24 <no-reply@bank24.example>", '"Jane  Doe" <jane@example.com>',
               '"Jane Doe"<jane@example.com>', "x_y+z@a-b.example", "a.b.c@d.e.f",
-              '"" <jane@example.com>', "Jane <jane@example>", "Jane <.jane@example.com>"]
+              '"" <jane@example.com>', "Jane <jane@example>", "Jane <.jane@example.com>",
+              "<bounce-12=jane=example.com@lists.example.org>", "<jane@example.com", "jane@example.com>"]
     for value in values:
         assert message.addresses.__wrapped__(value) == _reference(value), value
     assert sum(1 for v in values if message._PLAIN.fullmatch(v)) >= 5
