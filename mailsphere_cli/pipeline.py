@@ -64,24 +64,43 @@ class Pipeline:
 
     def run(self, raw: "RawMessage") -> Verdict:
         started = time.perf_counter()
+        ctx = self.begin(raw)
+        for name, stage in self.stages:
+            self.run_stage(name, stage, ctx)
+        return self.finish(raw, ctx, started)
+
+    # A batch goes through the same three steps, stage by stage: `begin` for every
+    # message, then each stage over every message, then `finish` for every message (see
+    # workers.scan_batch). One stage's code and data stay in the CPU caches across the
+    # batch instead of being evicted by the six other stages between two messages.
+    def begin(self, raw: "RawMessage") -> Context:
+        """Parse the message and set up its context (the parse stage)."""
+        began = time.perf_counter()
         msg = ParsedMessage(raw.data, self.limits)
         ctx = Context(msg=msg, config=self.config, offline=self.offline, services=self.services)
-        ctx.timings_ms["parse"] = (time.perf_counter() - started) * 1000
+        ctx.timings_ms["parse"] = (time.perf_counter() - began) * 1000
         ctx.org = self._org_for(msg)
         if raw.truncated:
             msg.limit_hits.append(Hit("MSG_TOO_LARGE", f"{raw.size} bytes, scanned the first "
                                                        f"{len(raw.data)}"))
-        for name, stage in self.stages:
-            reason = self._why_not(name, stage, ctx)
-            if reason:
-                ctx.skip(name, reason)
-                continue
-            began = time.perf_counter()
-            try:
-                stage.run(msg, ctx)  # type: ignore[union-attr]
-            except Exception as exc:  # noqa: BLE001 - a failing stage is an error, not a crash
-                ctx.errors.append(f"{name}: {type(exc).__name__}: {exc}")
-            ctx.timings_ms[name] = (time.perf_counter() - began) * 1000
+        return ctx
+
+    def run_stage(self, name: str, stage: ModuleType | str, ctx: Context) -> None:
+        """One stage over one message: skipped with its reason, or run and timed; a stage
+        that raises becomes an error of this message, not of the run."""
+        reason = self._why_not(name, stage, ctx)
+        if reason:
+            ctx.skip(name, reason)
+            return
+        began = time.perf_counter()
+        try:
+            stage.run(ctx.msg, ctx)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - a failing stage is an error, not a crash
+            ctx.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        ctx.timings_ms[name] = (time.perf_counter() - began) * 1000
+
+    def finish(self, raw: "RawMessage", ctx: Context, started: float) -> Verdict:
+        """The verdict; its elapsed_ms runs from `started`."""
         return build_verdict(raw, ctx, self.threshold_for(ctx), self.services["rules"].pack,
                              started)
 

@@ -1,0 +1,61 @@
+"""Stage-by-stage batches (workers.scan_batch) give each message the verdict it gets alone,
+and keep each message's time budget and failures its own."""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from mailsphere_cli.config import Config
+from mailsphere_cli.sources import Location, RawMessage, iter_sources
+from mailsphere_cli.workers import Settings, build_pipeline, scan_batch
+from tests.conftest import ROOT, make_message
+from tests.test_cli_scan import SLEEPYPACK  # registers the test_sleep check
+
+SAMPLES = ROOT / "sample_mail"
+
+
+def _record(verdict) -> dict:
+    fields = dict(vars(verdict))
+    fields.pop("timings_ms", None)
+    fields.pop("elapsed_ms", None)
+    return fields
+
+
+def _raw(data: bytes, name: str) -> RawMessage:
+    return RawMessage(hashlib.sha256(data).hexdigest(), name, data, len(data),
+                      Location("eml", name))
+
+
+def test_a_batch_gives_every_message_the_verdict_it_gets_alone():
+    pipeline = build_pipeline(Settings(config=Config(), offline=True))
+    raws = [i for i in iter_sources([str(SAMPLES)]) if isinstance(i, RawMessage)]
+    raws.append(_raw(b"\x00\xff not a message at all \r\n\r\n\x80", "junk.eml"))
+    assert len(raws) >= 8
+    alone = [_record(pipeline.run(raw)) for raw in raws]
+    batched = scan_batch(pipeline, raws, timeout=30)
+    assert [_record(v) for v in batched] == alone
+    assert {v["action"].value for v in alone} >= {"deliver", "spam", "malicious"}
+    for verdict in batched:  # each message's own time, not the batch's
+        assert verdict.elapsed_ms >= sum(verdict.timings_ms.values()) * 0.99
+        assert verdict.elapsed_ms < 10_000
+
+
+def test_a_message_overrunning_its_budget_leaves_the_batch_and_the_others_go_on():
+    pipeline = build_pipeline(Settings(config=Config(), offline=True, rules_dirs=(SLEEPYPACK,)))
+    raws = [_raw(make_message("please SLEEP now"), "slow1.eml"),
+            _raw(make_message("Minutes of the meeting"), "fine1.eml"),
+            _raw(make_message("SLEEP again"), "slow2.eml"),
+            _raw(make_message("Notes for Thursday"), "fine2.eml")]
+    began = time.monotonic()
+    verdicts = scan_batch(pipeline, raws, timeout=0.4)
+    assert time.monotonic() - began < 3  # two budgets of 0.4 s, not two sleeps of 5 s
+    by_name = {v.source: v for v in verdicts}
+    for name in ("slow1.eml", "slow2.eml"):
+        assert by_name[name].action.value == "error"
+        assert by_name[name].errors == ("timed out after 0.4 s",)
+        assert 300 <= by_name[name].elapsed_ms < 2000
+    for name in ("fine1.eml", "fine2.eml"):
+        assert by_name[name].action.value == "deliver"
+        assert not by_name[name].errors
+        assert "MINI_SLEEPY" not in {h.rule for h in by_name[name].hits}
