@@ -18,9 +18,6 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-import py7zr
-import pyzipper
-
 from mailsphere_cli.attachments.policy import Limits
 
 CHUNK = 256 * 1024
@@ -149,6 +146,8 @@ class Expansion:
             self.budget.members_exhausted = True
             return
         try:
+            import pyzipper  # on the first zip met: 0.1 s that a scan without zips saves
+
             archive = pyzipper.AESZipFile(io.BytesIO(self.data))
         except Exception as error:
             self._note("ATTACH_ARCHIVE_CORRUPT", f"zip: {error}")
@@ -219,6 +218,8 @@ class Expansion:
                        f"{kind} is encrypted and no password in the message opens it")
 
     def _sevenzip(self) -> Iterator[Member]:
+        import py7zr  # imported on the first 7z met: 0.15 s that most scans never need
+
         candidates: list[str | None] = [None]
         try:
             with py7zr.SevenZipFile(io.BytesIO(self.data)) as archive:
@@ -244,7 +245,10 @@ class Expansion:
     def _sevenzip_extract(self, password: str | None) -> list[Member] | None:
         """All members of the 7z (py7zr pushes them to writers; ours are bounded).
         None when the password is wrong."""
-        factory = _BoundedWriterFactory(self)
+        import py7zr
+
+        from mailsphere_cli.attachments.sevenzip import BoundedWriterFactory
+        factory = BoundedWriterFactory(self)
         budget = self.budget
         try:
             with py7zr.SevenZipFile(io.BytesIO(self.data), password=password) as archive:
@@ -311,79 +315,6 @@ class Expansion:
 
 class _LimitStop(Exception):
     """Raised inside py7zr's write path to stop extraction at a limit."""
-
-
-class _BoundedWriter(py7zr.Py7zIO):
-    def __init__(self, owner: "_BoundedWriterFactory", name: str) -> None:
-        self.owner = owner
-        self.name = name
-        self.kept = bytearray()
-        self.total = 0
-        self.truncated = False
-
-    def write(self, chunk: bytes | bytearray) -> int:
-        self.owner.accept(self, chunk)
-        return len(chunk)
-
-    def read(self, size: int | None = None) -> bytes:
-        return b""
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
-
-    def flush(self) -> None:
-        return None
-
-    def size(self) -> int:
-        return self.total
-
-
-class _BoundedWriterFactory(py7zr.WriterFactory):
-    """Receives 7z output and applies the same limits as `Expansion._read`.
-    The ratio is judged for the archive as a whole (7z blocks are solid)."""
-
-    def __init__(self, expansion: Expansion) -> None:
-        self.expansion = expansion
-        self.writers: list[_BoundedWriter] = []
-        self.names: set[str] = set()
-        self.written = 0
-        limits = expansion.budget.limits
-        self.ratio_cap = max(limits.ratio_floor, int(len(expansion.data) * limits.max_ratio))
-
-    def create(self, filename: str) -> _BoundedWriter:
-        writer = _BoundedWriter(self, filename)
-        self.writers.append(writer)
-        return writer
-
-    def accept(self, writer: _BoundedWriter, chunk: bytes | bytearray) -> None:
-        expansion = self.expansion
-        limits = expansion.budget.limits
-        writer.total += len(chunk)
-        self.written += len(chunk)
-        room = limits.max_object - len(writer.kept)
-        if room > 0:
-            writer.kept += chunk[:room]
-        elif not writer.truncated:
-            writer.truncated = True
-            expansion._note("ATTACH_ARCHIVE_OBJECT_TOO_LARGE",
-                            f"{writer.name!r} is larger than {limits.max_object} bytes; "
-                            "only its start was scanned")
-        if self.written > self.ratio_cap:
-            writer.truncated = True
-            expansion._note("ATTACH_ARCHIVE_BOMB_RATIO",
-                            f"7z expands past {self.ratio_cap} bytes from {len(expansion.data)} "
-                            f"(over {limits.max_ratio:g}:1)")
-            raise _LimitStop()
-        if expansion.budget.expanded + self.written > limits.max_expanded:
-            writer.truncated = True
-            expansion.budget.expanded_exhausted = True
-            expansion._note("ATTACH_ARCHIVE_TOO_LARGE",
-                            f"archives expand past {limits.max_expanded} bytes at {writer.name!r}")
-            raise _LimitStop()
-
-    def members(self) -> list[Member]:
-        self.expansion.budget.expanded += self.written
-        return [Member(w.name, bytes(w.kept), w.truncated) for w in self.writers]
 
 
 def _zip_entry_count(data: bytes) -> int | None:
