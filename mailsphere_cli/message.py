@@ -619,6 +619,12 @@ def addresses(value: str) -> tuple[tuple[str, str], ...]:
         if quoted_addr:
             return ((quoted, quoted_addr.lower()),)
         return ((name, addr.lower()),) if addr else (("", bare.lower()),)
+    return _addresses_general(value)
+
+
+def _addresses_general(value: str) -> tuple[tuple[str, str], ...]:
+    """`addresses` for any shape: email.utils.getaddresses, and an <addr> found in what
+    it could not read."""
     try:
         pairs = email.utils.getaddresses([value])
     except Exception:  # noqa: BLE001

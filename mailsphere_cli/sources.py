@@ -89,17 +89,29 @@ def _looks_like_message(head: bytes) -> str | None:
     return "does not start with a mail header"
 
 
-def read_file(path: Path, kind: str, limit: int) -> Item:
+def _open(path: Path) -> BinaryIO | SourceProblem:
+    """The file opened for reading, or why it cannot be read."""
     origin = str(path)
     try:
-        with open(path, "rb") as stream:
-            data, digest, size, truncated = _read_bounded(stream, limit)
+        return open(path, "rb")
     except FileNotFoundError:
         return SourceProblem(origin, "error", "vanished before it could be read")
     except PermissionError:
         return SourceProblem(origin, "error", "permission denied")
     except IsADirectoryError:
         return SourceProblem(origin, "skipped", "is a directory")
+    except OSError as exc:
+        return SourceProblem(origin, "error", exc.strerror or str(exc))
+
+
+def read_file(path: Path, kind: str, limit: int) -> Item:
+    origin = str(path)
+    stream = _open(path)
+    if isinstance(stream, SourceProblem):
+        return stream
+    try:
+        with stream:
+            data, digest, size, truncated = _read_bounded(stream, limit)
     except OSError as exc:
         return SourceProblem(origin, "error", exc.strerror or str(exc))
     reason = _looks_like_message(data[:8192])
@@ -147,16 +159,9 @@ def iter_mbox(path: Path, limit: int, force: bool = False) -> Iterator[Item]:
     A file with one message and no mbox name is reported as that file, not `file#0`.
     """
     origin = str(path)
-    try:
-        stream = open(path, "rb")
-    except FileNotFoundError:
-        yield SourceProblem(origin, "error", "vanished before it could be read")
-        return
-    except PermissionError:
-        yield SourceProblem(origin, "error", "permission denied")
-        return
-    except OSError as exc:
-        yield SourceProblem(origin, "error", exc.strerror or str(exc))
+    stream = _open(path)
+    if isinstance(stream, SourceProblem):
+        yield stream
         return
     named_mbox = force or _named_mbox(path)
     try:
@@ -275,19 +280,9 @@ def iter_file(path: Path, limit: int) -> Iterator[Item]:
     """A file found in a folder, its kind told by its name and first line: opened once and,
     when small, read in one go (what nearly every file of a folder of mail is)."""
     origin = str(path)
-    try:
-        stream = open(path, "rb")
-    except FileNotFoundError:
-        yield SourceProblem(origin, "error", "vanished before it could be read")
-        return
-    except PermissionError:
-        yield SourceProblem(origin, "error", "permission denied")
-        return
-    except IsADirectoryError:
-        yield SourceProblem(origin, "skipped", "is a directory")
-        return
-    except OSError as exc:
-        yield SourceProblem(origin, "error", exc.strerror or str(exc))
+    stream = _open(path)
+    if isinstance(stream, SourceProblem):
+        yield stream
         return
     with stream:
         try:

@@ -85,7 +85,9 @@ def test_per_message_cache_recomputes_for_another_message():
 
 @dataclass
 class FakeCtx:
+    """The few context fields the eval engine reads (the engine, not a stage, is under test)."""
     offline: bool = True
+    config: Any = None
     skipped: list[Any] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     hits: list[Any] = field(default_factory=list)

@@ -10,8 +10,7 @@ recorded rule by rule and nothing is remembered, a new configuration forgets.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import pytest
 
@@ -19,6 +18,7 @@ from mailsphere_cli.rules.checks import CHECKS, Check
 from mailsphere_cli.rules.checks import features
 from mailsphere_cli.rules.engine import CompiledRules
 from mailsphere_cli.rules.loader import load_rules
+from tests.test_rules_fast_paths import FakeCtx
 
 # every header a key reads (sender: the first four; sender_recipients: the first ten)
 KEY_HEADERS = ("from", "reply-to", "return-path", "sender", "to", "cc", "delivered-to",
@@ -86,16 +86,6 @@ def test_keyed_checks_answer_alike_for_messages_alike_in_their_key():
 @dataclass
 class FakeMsg:
     sender: str
-
-
-@dataclass
-class FakeCtx:
-    offline: bool = True
-    config: Any = None
-    skipped: list[Any] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    hits: list[Any] = field(default_factory=list)
-    auth: dict[str, Any] = field(default_factory=dict)
 
 
 @pytest.fixture()
