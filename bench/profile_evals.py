@@ -35,18 +35,13 @@ def _groups(plan):
     """The plan's steps as (check, rules, argument dicts, calls), one per check function."""
     from mailsphere_cli.rules.checks import CHECKS
     grouped: dict[str, tuple] = {}
-    for rule, call, batch, rules, args_list, calls in plan.steps:
+    for batch, rules, args_list, calls in plan.steps:
         key = getattr(batch, "memo_key", "")
         if key:  # the rules of a keyed run, answered together (from memory when seen)
             name = f"[{key} rules from {rules[0].function}]"
             grouped[name] = (SimpleNamespace(name=name, batch=batch, fn=None), rules, args_list, calls)
-        elif call is None:
-            grouped[rules[0].function] = (CHECKS[rules[0].function], rules, args_list, calls)
         else:
-            entry = grouped.setdefault(rule.function, (CHECKS[rule.function], [], [], []))
-            entry[1].append(rule)
-            entry[2].append(dict(rule.args))
-            entry[3].append(call)
+            grouped[rules[0].function] = (CHECKS[rules[0].function], rules, args_list, calls)
     return list(grouped.values())
 
 

@@ -83,26 +83,19 @@ class CompiledRules:
             ctx.skipped.extend(plan.skips)
         hits: list[Hit] = []
         add = hits.append
-        for rule, call, batch, rules, args_list, calls in plan.steps:
-            if call is not None:  # a rule of its own
+        for batch, rules, args_list, calls in plan.steps:
+            if batch is not None:
                 try:
-                    result = call(msg, ctx)
-                except Exception as exc:  # noqa: BLE001 - one broken check must not lose the message
-                    ctx.errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
+                    results = batch(msg, ctx, args_list)
+                except Exception:  # noqa: BLE001 - redone rule by rule below, which records it
+                    results = None
+                if results is not None:
+                    for rule, result in zip(rules, results):
+                        if result:
+                            add(_eval_hit(rule.id,
+                                          rule.description if result is True else str(result)))
                     continue
-                if result:
-                    add(_eval_hit(rule.id, rule.description if result is True else str(result)))
-                continue
-            try:
-                results = batch(msg, ctx, args_list)
-            except Exception:  # noqa: BLE001 - redone rule by rule below, which records it
-                results = None
-            if results is not None:
-                for rule, result in zip(rules, results):
-                    if result:
-                        add(_eval_hit(rule.id, rule.description if result is True else str(result)))
-                continue
-            for rule, call in zip(rules, calls):
+            for rule, call in zip(rules, calls):  # no batch form, or the batch failed
                 try:
                     result = call(msg, ctx)
                 except Exception as exc:  # noqa: BLE001 - one broken check must not lose the message
@@ -160,8 +153,8 @@ def _eval_hit(rule_id: str, text: str) -> Hit:
 @dataclass
 class _EvalPlan:
     skips: tuple[Skip, ...]
-    # one step per rule run alone, (rule, call, None, (), (), ()), or per check with a
-    # batch form, (None, None, batch, its rules, their arguments, their bound calls)
+    # one step per check: (its batch form or None, its rules, their arguments, their bound
+    # calls); without a batch form (or when the batch fails) the rules run one by one
     steps: list[tuple[Any, ...]]
 
 
@@ -215,12 +208,8 @@ def _build_plan(evals: list[Rule], offline: bool, skipped_stages: frozenset[str]
         args, call = bound[rule.id]
         args_list.append(args)
         calls.append(call)
-    steps: list[tuple[Any, ...]] = []
-    for check, rules, args_list, calls in grouped.values():
-        if check.batch is not None:
-            steps.append((None, None, check.batch, rules, args_list, calls))
-        else:  # in the order the rules of each check were grouped, as before
-            steps.extend((rule, call, None, (), (), ()) for rule, call in zip(rules, calls))
+    steps = [(check.batch, rules, args_list, calls)
+             for check, rules, args_list, calls in grouped.values()]
     return _EvalPlan(tuple(skips), _remembered(steps))
 
 
@@ -228,8 +217,7 @@ MEMO_SIZE = 4096  # values remembered per run of keyed rules
 
 
 def _step_key(step: tuple[Any, ...]) -> str:
-    rule = step[0] if step[1] is not None else step[3][0]
-    return CHECKS[rule.function].key
+    return CHECKS[step[1][0].function].key
 
 
 def _remembered(steps: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -252,18 +240,10 @@ def _memo_step(key: str, run: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     rules: list[Rule] = []
     args_list: list[dict] = []
     calls: list[Callable[..., Any]] = []
-    parts: list[tuple[Any, Any, Any]] = []  # (batch, its arguments, its calls) or (None, None, call)
-    for rule, call, batch, batch_rules, batch_args, batch_calls in run:
-        if call is not None:
-            rules.append(rule)
-            args_list.append(dict(rule.args))
-            calls.append(call)
-            parts.append((None, None, call))
-        else:
-            rules.extend(batch_rules)
-            args_list.extend(batch_args)
-            calls.extend(batch_calls)
-            parts.append((batch, batch_args, batch_calls))
+    for _, step_rules, step_args, step_calls in run:
+        rules.extend(step_rules)
+        args_list.extend(step_args)
+        calls.extend(step_calls)
     memo: dict[Any, list[Any]] = {}
     config: list[Any] = [None]
 
@@ -277,13 +257,10 @@ def _memo_step(key: str, run: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         if found is not None:
             return found
         results: list[Any] = []
-        for batch, batch_args, call in parts:
-            if batch is None:
-                results.append(call(msg, ctx))
-                continue
-            batch_results = batch(msg, ctx, batch_args)
+        for batch, _, step_args, step_calls in run:
+            batch_results = batch(msg, ctx, step_args) if batch is not None else None
             results.extend(batch_results if batch_results is not None else
-                           [one(msg, ctx) for one in call])
+                           [one(msg, ctx) for one in step_calls])
         # A check that raised got here no further: the engine redoes the rules one
         # by one, recording the error, and nothing is remembered.
         if len(memo) >= MEMO_SIZE:
@@ -292,7 +269,7 @@ def _memo_step(key: str, run: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         return results
 
     remembered.memo_key = key  # type: ignore[attr-defined]  # for bench/profile_evals.py
-    return (None, None, remembered, rules, args_list, calls)
+    return (remembered, rules, args_list, calls)
 
 
 def run(msg: "ParsedMessage", ctx: "Context") -> None:
