@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailsphere_cli.context import Context
 from mailsphere_cli.message import Limits, ParsedMessage
-from mailsphere_cli.verdict import Action, Hit, ScoredHit, Verdict, scored_hit
+from mailsphere_cli.verdict import Action, Hit, ScoredHit, Verdict
 
 if TYPE_CHECKING:
     from mailsphere_cli.config import Config
@@ -150,7 +150,7 @@ def _scored_hits(ctx: Context, pack: Any) -> list[ScoredHit]:
         # later fields never decide the order.
         rows.append((-abs(score), rule_id, score, rule, evidence))
     rows.sort()
-    return [scored_hit(rule_id, score, rule.group if rule else "other", "; ".join(evidence),
+    return [ScoredHit(rule_id, score, rule.group if rule else "other", "; ".join(evidence),
                       rule.description if rule else "")
             for _, rule_id, score, rule, evidence in rows]
 
@@ -172,7 +172,7 @@ def build_verdict(raw: "RawMessage", ctx: Context, threshold: float, pack: Any,
         action = Action.SPAM if score > threshold else Action.DELIVER
         decided_by = "rules"
     ctx.timings_ms["verdict"] = (time.perf_counter() - began) * 1000
-    return Verdict.of_fields(dict(
+    return Verdict(
         id=raw.id, source=raw.origin, sender=msg.from_addr, recipients=tuple(msg.to_addrs),
         subject=msg.subject[:500], score=score, threshold=threshold, action=action,
         decided_by=decided_by, hits=tuple(hits), auth=dict(ctx.auth),
@@ -180,7 +180,7 @@ def build_verdict(raw: "RawMessage", ctx: Context, threshold: float, pack: Any,
         errors=tuple(ctx.errors), timings_ms=dict(ctx.timings_ms),
         elapsed_ms=(time.perf_counter() - started) * 1000, size=raw.size,
         org=ctx.org.name if ctx.org else None, decisions=tuple(ctx.decisions),
-        date=msg.date.isoformat() if msg.date else ""))
+        date=msg.date.isoformat() if msg.date else "")
 
 
 def error_verdict(raw: "RawMessage", error: str, elapsed_ms: float = 0.0,

@@ -50,25 +50,6 @@ class ScoredHit:
                 "evidence": self.evidence}
 
 
-_set_rule, _set_score, _set_group, _set_evidence, _set_description = (
-    ScoredHit.rule.__set__, ScoredHit.score.__set__, ScoredHit.group.__set__,  # type: ignore[attr-defined]
-    ScoredHit.evidence.__set__, ScoredHit.description.__set__)  # type: ignore[attr-defined]
-
-
-def scored_hit(rule: str, score: float, group: str, evidence: str,
-               description: str = "") -> ScoredHit:
-    """ScoredHit(rule, score, group, evidence, description), made without the frozen
-    dataclass __init__ (one object.__setattr__ per field): the slots are filled
-    directly. The same record, equal to the one the constructor makes."""
-    hit = object.__new__(ScoredHit)
-    _set_rule(hit, rule)
-    _set_score(hit, score)
-    _set_group(hit, group)
-    _set_evidence(hit, evidence)
-    _set_description(hit, description)
-    return hit
-
-
 @dataclass(frozen=True, slots=True)
 class Skip:
     """A check or stage that did not run, and why (never scored as a miss)."""
@@ -102,16 +83,6 @@ class Verdict:
     org: str | None = None
     decisions: tuple[dict[str, Any], ...] = ()
     date: str = ""
-
-    @classmethod
-    def of_fields(cls, fields: dict[str, Any]) -> "Verdict":
-        """Verdict(**fields) with every field given, without the frozen dataclass
-        __init__ (one object.__setattr__ for each of the 20 fields): the same record."""
-        if len(fields) != len(_VERDICT_FIELDS) or not _VERDICT_FIELDS.issuperset(fields):
-            return cls(**fields)
-        verdict = object.__new__(cls)
-        verdict.__dict__.update(fields)
-        return verdict
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.head_dict(), "skipped": [s.as_dict() for s in self.skipped],
@@ -222,8 +193,6 @@ def splice(body: str, offset: int, skipped: str) -> str:
     """The full verdict JSON: `skipped` put back in the body."""
     return body[:offset] + skipped + body[offset + 4:]
 
-
-_VERDICT_FIELDS = frozenset(Verdict.__dataclass_fields__)
 
 
 class VerdictView:
