@@ -155,15 +155,24 @@ def test_shipped_pack_compiles_every_meta_and_row():
         present = set(rng.sample(ids, 12))
         auth = rng.choice(AUTHS)
         score = rng.uniform(-3, 15)
-        for rows, given in ((compiled.metas, score), (compiled.decisions, lambda: score)):
-            for item in rows:
-                node = expr.parse(item[0].expr if hasattr(item[0], "expr") else item[0].when)
-                env = expr.Env(present, {"url": 3}, {"ham": 1}, auth, score)
-                try:
-                    expected = bool(expr.evaluate(node, env))
-                except expr.ExprError:
-                    continue
-                assert bool(item[1](present, {"url": 3}, {"ham": 1}, auth, given)) == expected
+        env = expr.Env(present, {"url": 3}, {"ham": 1}, auth, score)
+        for rule, fn, _ in compiled.metas:
+            try:
+                expected = bool(expr.evaluate(expr.parse(rule.expr), env))
+            except expr.ExprError:
+                continue
+            assert bool(fn(present, {"url": 3}, {"ham": 1}, auth, score)) == expected
+        expected_rows, expected_error = [], False  # rows in order, up to one that raises
+        for index, row in enumerate(compiled.decisions):
+            try:
+                if expr.evaluate(row.node, env):
+                    expected_rows.append(index)
+            except expr.ExprError:
+                expected_error = True
+                break
+        fired, error = compiled.fire_decisions(present, {"url": 3}, {"ham": 1}, auth,
+                                               lambda: score)
+        assert fired == expected_rows and (error is not None) == expected_error
 
 
 def _rdns_cases(count: int, seed: int = 1):

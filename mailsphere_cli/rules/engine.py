@@ -50,10 +50,10 @@ class CompiledRules:
             node = expr.parse(rule.expr)
             self.metas.append((rule, expr.compile_node(node), sorted(expr.references(node))))
             self._metas_count = self._metas_count or expr.reads_counts(node)
-        # decision rows, compiled: (row, fn); fn takes the score as a function of no
-        # arguments, called only by a row that gets as far as reading it
-        self.decisions = [(row, expr.compile_node(row.node, lazy_score=True))
-                          for row in pack.decisions]
+        # the decision rows, all compiled into one function (expr.compile_rows); it takes
+        # the score as a function of no arguments, called only by a row that reads it
+        self.decisions = list(pack.decisions)
+        self.fire_decisions = expr.compile_rows([row.node for row in self.decisions])
 
     def match_patterns(self, msg: "ParsedMessage") -> list[Hit]:
         return self.patterns.match(msg)
