@@ -26,33 +26,26 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from corpus import add_corpus_args, corpus_messages  # also puts the repository on sys.path
 
 from mailsphere_cli.config import Config  # noqa: E402
 from mailsphere_cli.context import Context  # noqa: E402
 from mailsphere_cli.message import ParsedMessage  # noqa: E402
-from mailsphere_cli.sources import RawMessage, iter_sources  # noqa: E402
 from mailsphere_cli.workers import Settings, build_pipeline  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dirs", nargs="*", default=[str(CORPUS / d) for d in ("ham", "spam", "phish")])
-    parser.add_argument("--limit", type=int, default=0, help="messages per folder (0 = all)")
+    add_corpus_args(parser)
     parser.add_argument("--wall", action="store_true",
                         help="also report the stage's wall-clock time in full pipeline runs")
     parser.add_argument("--rules", action="append", default=[],
                         help="rule directory instead of the shipped rules (repeatable)")
     args = parser.parse_args()
-    if not all(Path(d).exists() for d in args.dirs):
-        print("corpus not found; pass folders explicitly", file=sys.stderr)
+    raws = corpus_messages(args)
+    if raws is None:
         return 2
     pipeline = build_pipeline(Settings(config=Config(), offline=True, skip=("classifier",),
                                         rules_dirs=tuple(args.rules)))
@@ -65,10 +58,6 @@ def main() -> int:
     parts: dict[str, list[float]] = {"views": [], "patterns": [], "evals": [], "metas": [],
                                      "decisions": []}
     texts = [t for t in compiled.patterns.targets if t.kind != "header" or not t.header]
-    raws = []
-    for folder in args.dirs:
-        items = [i for i in iter_sources([folder]) if isinstance(i, RawMessage)]
-        raws.extend(items[: args.limit or None])
     for raw in raws:
         msg = ParsedMessage(raw.data)
         ctx = Context(msg=msg, config=pipeline.config, offline=True, services=pipeline.services)

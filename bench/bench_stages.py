@@ -15,41 +15,31 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 import types
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from corpus import add_corpus_args, corpus_messages  # also puts the repository on sys.path
 
 from mailsphere_cli import pipeline as pipeline_module  # noqa: E402
 from mailsphere_cli.config import Config  # noqa: E402
 from mailsphere_cli.pipeline import STAGE_NAMES  # noqa: E402
-from mailsphere_cli.sources import RawMessage, iter_sources  # noqa: E402
+from mailsphere_cli.sources import RawMessage  # noqa: E402
 from mailsphere_cli.workers import Settings, build_pipeline, scan_batch  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dirs", nargs="*", default=[str(CORPUS / d) for d in ("ham", "spam", "phish")])
-    parser.add_argument("--limit", type=int, default=0, help="messages per folder (0 = all)")
+    add_corpus_args(parser)
     parser.add_argument("--passes", type=int, default=1, help="runs over the messages (best kept)")
     parser.add_argument("--skip", action="append", default=[], help="stage to skip (repeatable)")
     parser.add_argument("--batch", type=int, default=0,
                         help="run chunks of N messages stage by stage, as scan's workers do "
                              "(workers.scan_batch); 0: one message after the other (Pipeline.run)")
     args = parser.parse_args()
-    if not all(Path(d).exists() for d in args.dirs):
-        print("corpus not found; pass folders explicitly", file=sys.stderr)
+    raws = corpus_messages(args)
+    if raws is None:
         return 2
     pipeline = build_pipeline(Settings(config=Config(), offline=True, skip=tuple(args.skip)))
-    raws = []
-    for folder in args.dirs:
-        items = [i for i in iter_sources([folder]) if isinstance(i, RawMessage)]
-        raws.extend(items[: args.limit or None])
     # The stage clock of the pipeline module only (time.perf_counter elsewhere is untouched).
     pipeline_module.time = types.SimpleNamespace(perf_counter=time.thread_time)
     names = list(STAGE_NAMES) + ["glue", "run"]

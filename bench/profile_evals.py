@@ -14,21 +14,15 @@ share. Note `uptime` load next to the numbers.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from types import SimpleNamespace
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from corpus import add_corpus_args, corpus_messages  # also puts the repository on sys.path
 
 from mailsphere_cli.config import Config  # noqa: E402
 from mailsphere_cli.context import Context  # noqa: E402
 from mailsphere_cli.message import ParsedMessage  # noqa: E402
-from mailsphere_cli.sources import RawMessage, iter_sources  # noqa: E402
 from mailsphere_cli.workers import Settings, build_pipeline  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus"
 
 
 def _groups(plan):
@@ -47,12 +41,11 @@ def _groups(plan):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dirs", nargs="*", default=[str(CORPUS / d) for d in ("ham", "spam", "phish")])
-    parser.add_argument("--limit", type=int, default=0, help="messages per folder (0 = all)")
+    add_corpus_args(parser)
     parser.add_argument("--top", type=int, default=20)
     args = parser.parse_args()
-    if not all(Path(d).exists() for d in args.dirs):
-        print("corpus not found; pass folders explicitly", file=sys.stderr)
+    raws = corpus_messages(args)
+    if raws is None:
         return 2
     pipeline = build_pipeline(Settings(config=Config(), offline=True, skip=("classifier",)))
     compiled = pipeline.services["rules"]
@@ -64,35 +57,33 @@ def main() -> int:
     metas_s = 0.0
     header_views_s = 0.0
     messages = 0
-    for folder in args.dirs:
-        items = [i for i in iter_sources([folder]) if isinstance(i, RawMessage)]
-        for raw in items[: args.limit or None]:
-            msg = ParsedMessage(raw.data)
-            ctx = Context(msg=msg, config=pipeline.config, offline=True, services=pipeline.services)
-            perimeter.run(msg, ctx)
-            attachments.run(msg, ctx)
-            msg.body, msg.urls, msg.header_block, msg.raw_text, msg.html_text
-            msg.html_doc.anchors, msg.parts
+    for raw in raws:
+        msg = ParsedMessage(raw.data)
+        ctx = Context(msg=msg, config=pipeline.config, offline=True, services=pipeline.services)
+        perimeter.run(msg, ctx)
+        attachments.run(msg, ctx)
+        msg.body, msg.urls, msg.header_block, msg.raw_text, msg.html_text
+        msg.html_doc.anchors, msg.parts
+        began = time.thread_time()
+        msg.from_addr, msg.from_domain, msg.reply_to, msg.return_path, msg.to_addrs
+        msg.date, msg.message_id, msg.subject
+        header_views_s += time.thread_time() - began
+        for hit in compiled.match_patterns(msg):
+            ctx.add(hit)
+        plan = compiled._eval_plan(msg, ctx)
+        for check, rules, args_list, _ in _groups(plan):
             began = time.thread_time()
-            msg.from_addr, msg.from_domain, msg.reply_to, msg.return_path, msg.to_addrs
-            msg.date, msg.message_id, msg.subject
-            header_views_s += time.thread_time() - began
-            for hit in compiled.match_patterns(msg):
-                ctx.add(hit)
-            plan = compiled._eval_plan(msg, ctx)
-            for check, rules, args_list, _ in _groups(plan):
-                began = time.thread_time()
-                results = check.batch(msg, ctx, args_list) if check.batch is not None else \
-                    [check.fn(msg, ctx, **a) for a in args_list]
-                spent[check.name] = spent.get(check.name, 0.0) + time.thread_time() - began
-                fired[check.name] = fired.get(check.name, 0) + sum(1 for r in results if r)
-                rule_count[check.name] = len(rules)
-            for hit in compiled.run_evals(msg, ctx):
-                ctx.add(hit)
-            began = time.thread_time()
-            compiled.run_metas(ctx)
-            metas_s += time.thread_time() - began
-            messages += 1
+            results = check.batch(msg, ctx, args_list) if check.batch is not None else \
+                [check.fn(msg, ctx, **a) for a in args_list]
+            spent[check.name] = spent.get(check.name, 0.0) + time.thread_time() - began
+            fired[check.name] = fired.get(check.name, 0) + sum(1 for r in results if r)
+            rule_count[check.name] = len(rules)
+        for hit in compiled.run_evals(msg, ctx):
+            ctx.add(hit)
+        began = time.thread_time()
+        compiled.run_metas(ctx)
+        metas_s += time.thread_time() - began
+        messages += 1
     total = sum(spent.values())
     print(f"{messages} messages; eval checks {total / messages * 1000:.3f} ms/message, "
           f"metas {metas_s / messages * 1000:.3f} ms/message; header views they read (built "
