@@ -105,6 +105,11 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
         pack_version = workers.pipeline.services["rules"].pack.version
         summary.rulepack = pack_version
         run_id = store.resumable_run(options.paths, pack_version) if options.resume else None
+        # Nothing can be recorded for this rule pack before its first run: the scan then asks
+        # the store about no message (a query a message; within one run a message met twice
+        # is analysed twice, its last verdict recorded).
+        check_known = not options.rescan and (run_id is not None
+                                              or store.has_run_of(pack_version))
         if run_id is not None:
             store.reopen_run(run_id)
         else:
@@ -121,7 +126,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                     side.append(("problem", item))
                     continue
                 summary.bytes += item.size
-                known = None if options.rescan else store.known(item.id, pack_version)
+                known = store.known(item.id, pack_version) if check_known else None
                 if known is not None:
                     side.append(("known", (item, known)))
                     if len(side) >= 256:  # a re-scan of a large mailbox: keep memory flat

@@ -144,7 +144,8 @@ def scan(
 
     try:
         with progress:
-            summary = run_scan(options, settings, on_verdict=on_verdict, on_progress=on_progress)
+            summary = run_scan(options, settings, on_verdict=on_verdict,
+                               on_progress=on_progress if shown else None)
     except (RuleError, DecisionError) as exc:
         fail(f"rule pack: {exc}")
     except (ConfigError, SourceError) as exc:

@@ -143,6 +143,11 @@ class Store:
             "AND rulepack = ? ORDER BY id DESC LIMIT 1", (json.dumps(paths), rulepack)).fetchone()
         return int(row["id"]) if row else None
 
+    def has_run_of(self, rulepack: str) -> bool:
+        """Whether any run used this rule pack (verdicts are recorded only by runs)."""
+        return self.db.execute("SELECT 1 FROM runs WHERE rulepack = ? LIMIT 1",
+                               (rulepack,)).fetchone() is not None
+
     def reopen_run(self, run_id: int) -> None:
         self.db.execute("UPDATE runs SET status = 'running' WHERE id = ?", (run_id,))
 
