@@ -9,10 +9,12 @@ import threading
 import typer
 
 from mailsphere_cli import __version__
+from mailsphere_cli.cli import coercion
 from mailsphere_cli.cli import explain, quarantine, report, rules, scan
 from mailsphere_cli.cli import digest, lists
 from mailsphere_cli.cli import train
 
+coercion.install()  # plain option values converted without importing pydantic
 app = typer.Typer(
     name="mailsphere",
     help="Batch mail-protection analyser: scan mailboxes and spools, quarantine what is caught, "
