@@ -26,8 +26,9 @@ engines read the same text differently, always towards matching more:
   pattern Hyperscan refuses to compile.
 
 Compiling the shipped pack takes Hyperscan 3-4 s of CPU, so compiled
-databases are kept in a cache directory ($MAILSPHERE_CACHE_DIR, else
-$XDG_CACHE_HOME/mailsphere or ~/.cache/mailsphere), named by a hash of the
+databases are kept in the artefact cache directory (mailsphere_cli/artefacts.py:
+$MAILSPHERE_CACHE_DIR, else $XDG_CACHE_HOME/mailsphere or ~/.cache/mailsphere; off
+with MAILSPHERE_NO_CACHE=1), named by a hash of the
 patterns, flags and Hyperscan version; a cache that cannot be read or written
 only costs the compile. Scratch space is allocated lazily per thread (a forked
 worker has its own copy of the memory, so a scratch made before the fork is
@@ -187,16 +188,8 @@ def hyperscan_form(pattern: str, drop_anchors: bool = False) -> str | None:
 
 
 def cache_dir() -> Path | None:
-    explicit = os.environ.get("MAILSPHERE_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME")
-    if not base:
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:  # no home directory: no cache, compile every time
-            return None
-    return Path(base) / "mailsphere"
+    from mailsphere_cli.artefacts import cache_dir as artefact_cache_dir
+    return artefact_cache_dir()
 
 
 class HyperscanSet:
