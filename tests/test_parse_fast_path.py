@@ -74,6 +74,17 @@ CASES = [
     b"Content-Type: multipart/digest; boundary=d\n\n--d\n\nFrom: x@example.com\n\nm\n--d--\n",
     b"Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/mixed; "
     b"boundary=i\n\n--i\n\ninner cut by the outer boundary\n--o--\n",
+    # header blocks of "\n" lines (_lf_header_fields), and near misses of them
+    b"A:b\nB:\nC: \t  c\n\td\n e\n \n\nbody\n\nmore\n",
+    b"Bad Name: x\nFrom: a@example.com\n\nbody\n",
+    b"From: a@example.com\nX\x7fY: del in the name\n\nbody\n",
+    b"From: a@example.com\n\tcontinued\nno field here\n\tcontinued\n\nbody\n",
+    b"\tFrom: a@example.com\n\nbody\n",
+    b"From: a@example.com\nSubject: a\rb\n\nbody\n",
+    b"From: a@example.com\nSubject: x\n\r\n\nbody\n",
+    b"From: a@example.com\nX-\xc3\xa9: non-ASCII name\n\nbody\n",
+    b"From:a@example.com\n:empty name\n\nbody\n",
+    b"From: a@example.com\nSubject: x\n\n",
 ]
 
 
