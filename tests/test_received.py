@@ -273,3 +273,62 @@ def test_fast_clause_split_and_markers_match_the_patterns():
                              or bool(received._TLS_MARKERS.search(text)))
         assert relay.authenticated == (relay.protocol in received._AUTH_PROTOCOLS
                                        or bool(received._AUTH_MARKERS.search(text)))
+
+
+def test_relays_from_remembered_shapes_equal_a_full_reading():
+    """A header read through the template of its shape (the same header with another
+    queue id and date seen before) gets the Relay a full reading gives it, whatever
+    the id word, the date or the place of "id" in the header."""
+    import random
+
+    from mailsphere_cli.perimeter import received
+
+    ids = ["4TqB1x2Y3zz", "g7MBY7g11259", "1aB-000c.x_y", "Q", "TLSv1", "tls1_2", "auth", "ESMTPA",
+           "with", "for", "by", "From", "id", "x(y", "y)", "a;b", "<q@x>", "Google", "helo=x",
+           "envelope-from", "cipher=", "\x01", "", "[203.0.113.9]"]
+    tails = [f"; {DATE}", f"; {DATE} (UTC)", f";{DATE}", "", ";", "; TLSv1 x", "; Sat, 31 Feb 2024 "
+             "10:00:00 +0000", f"; {DATE} (using TLS)", "; x) (auth=pass", f"; {DATE} (envelope-from)"]
+    shapes = [h.replace(h.split(" id ")[1].split()[0].rstrip(";"), "{id}", 1)
+              for _, h, _ in FORMATS if " id " in h]
+    shapes += ["from a.example (a.example [192.0.2.1]) by b.example (x id {id}) with ESMTP id Q",
+               "from a.example (b [192.0.2.1]) by c.example with ESMTP (id {id}) id R for <x@y>",
+               "id {id} from a.example ([192.0.2.1]) by b.example id S",
+               "from a.example ([192.0.2.1] helo=h) by b.example with esmtp id {id} (envelope-from <a@b>)",
+               "(qmail 123 invoked from network)", "from x by y with SMTP", "by y id {id}"]
+    words = ["from", "by", "with", "id", "ID", "for", "(", ")", "(x", "y)", "helo=H", "(HELO",
+             "x.example", "[203.0.113.9]", "ESMTPSA", "TLSv1.3", "cipher=X", "auth=pass",
+             "(envelope-from", "<a@b.example>)", "id {id}", "ID {id}", "(id {id})", "{id}"]
+    rng = random.Random(5)
+    shapes += [" ".join(rng.choice(words) for _ in range(rng.randint(1, 20))) for _ in range(80)]
+    for shape in shapes:
+        received._TEMPLATES.clear()
+        for tail in tails:
+            for ident in ids:
+                header = shape.replace("{id}", ident) + tail
+                expected = received._parse_text(" ".join(header.split()))
+                assert received.parse_received(header) == expected, header
+
+
+def test_dates_read_in_one_match_equal_the_general_reading(monkeypatch):
+    """The whole-tail date pattern gives what removing comments, stripping and the
+    general readings give, on generated tails (impossible days and odd zones too)."""
+    import random
+    import re
+
+    from mailsphere_cli.perimeter import received
+
+    rng = random.Random(9)
+    tails = []
+    for _ in range(3000):
+        day = rng.choice(["1", "05", "31", "0", "29", "123"])
+        month = rng.choice(["Jan", "feb", "MAR", "Sep", "Foo", "dec"])
+        zone = rng.choice(["+0000", "-0000", "+0530", "-1200", "+9999", "-0400"])
+        weekday = rng.choice(["", "Tue, ", "tue, ", "Xyz, "])
+        comment = rng.choice(["", " (UTC)", " (PST)", " (x (y))", " (", " (a) (b)", " x"])
+        lead = rng.choice([" ", "", "  "])
+        tails.append(f"{lead}{weekday}{day} {month} {rng.choice(['2024', '1999', '0999'])} "
+                     f"{rng.choice(['10:00:00', '23:59:60', '24:00:00', '7:05:00'])} {zone}{comment}")
+    fast = [received._parse_date(tail) for tail in tails]
+    monkeypatch.setattr(received, "_DATE_TAIL", re.compile(r"(?!)"))  # the general reading only
+    assert fast == [received._parse_date(tail) for tail in tails]
+    assert sum(stamp is not None for stamp in fast) > 500
