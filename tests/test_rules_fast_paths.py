@@ -386,3 +386,121 @@ def test_link_host_shortcut_agrees_with_url_host():
     for url in urls:
         _host.cache_clear()
         assert _host(url) == url_host(url), url
+
+
+def test_link_path_and_query_shortcut_agree_with_urlsplit():
+    """features.path_query reads the path and query of a plain http(s) link with one
+    regex match: the same parts as urlsplit on generated links (fragments before and
+    after '?', brackets, tabs, upper-case schemes, non-ASCII), and the same error."""
+    from urllib.parse import urlsplit
+
+    from mailsphere_cli.rules.checks.features import _WEB_PARTS, path_query
+
+    rng = random.Random(9)
+    pieces = ["http://", "https://", "HTTP://", "http:/", "ftp://", "//", "https://u@", "example.com",
+              "[2001:db8::1]", "[::1", "::1]", ":8080", "/", "/path", "/a.b", "?", "?q=1", "#", "#f",
+              "\t", "\n", "\r", " ", "\x00", "bücher", "%41", ".", ";", "=", "&"]
+    urls = ["http://example.com", "https://example.com/p?q#f", "http://a/b?c?d#e?f", "http://a#x?y",
+            "http://a?b#c/d", "https://", "http://[::1]/x"]
+    for _ in range(30000):
+        urls.append("".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8))))
+    shortcut_taken = 0
+    for url in urls:
+        try:
+            expected: Any = urlsplit(url)
+            expected = (expected.path, expected.query)
+        except ValueError as exc:
+            expected = type(exc)
+        try:
+            found: Any = path_query(url)
+        except ValueError as exc:
+            found = type(exc)
+        assert found == expected, url
+        shortcut_taken += url.isascii() and _WEB_PARTS.fullmatch(url) is not None
+    assert shortcut_taken > 1000
+
+
+def test_brand_word_prefilter_misses_no_brand_named_in_short_text():
+    """Short ASCII texts whose words include no first word of a brand name skip the
+    RE2 scan: on generated names and subjects (brand words in every case, glued to
+    punctuation, digits and other words, split across spaces) the brands found are
+    the ones the scan alone finds."""
+    from mailsphere_cli.rules.checks import url
+
+    pattern, owner = url._brand_words()
+    assert url._brand_first_tokens()  # the prefilter is in use for the shipped brands
+
+    def scan_alone(text: str) -> list[str]:
+        found: dict[str, None] = {}
+        for match in pattern.finditer(text.encode("utf-8", "replace")):
+            brand = owner.get(url._SPACES.sub(" ", match.group(0).decode()).lower())
+            if brand is not None:
+                found.setdefault(brand.name, None)
+                if len(found) >= 5:
+                    break
+        return list(found)
+
+    rng = random.Random(10)
+    words = sorted(owner)
+    pieces = ["", " ", "  ", ".", "-", "_", "@", "x", "2", "re:", "Your", "account", "\t", "&", "'"]
+    hits = 0
+    for _ in range(20000):
+        parts = []
+        for _ in range(rng.randrange(1, 6)):
+            word = rng.choice(words) if rng.random() < 0.4 else rng.choice(pieces)
+            word = rng.choice([word, word.upper(), word.title(), word.replace(" ", "  ")])
+            if rng.random() < 0.3:
+                word = word[: rng.randrange(len(word) + 1)]  # a cut brand word
+            parts.append(word + rng.choice(pieces))
+        text = "".join(parts)[: url.SHORT_TEXT]
+        expected = scan_alone(text)
+        assert [b.name for b in url._find_brands(text, 20_000)] == expected, text
+        hits += bool(expected)
+    assert 2000 < hits < 18000
+
+
+def test_body_characters_from_u0370_on_latin1_and_wider_bodies():
+    """features.body_chars_from_u0370 answers from the encoder for a body whose
+    characters are all below U+0100; the same set as a walk over every character."""
+    from types import SimpleNamespace
+
+    from mailsphere_cli.rules.checks.features import body_chars_from_u0370
+
+    rng = random.Random(11)
+    alphabet = ["a", " ", "\n", "\u00e9", "\u00a0", "\u00ff", "\u0100", "\u036f", "\u0370", "\u0430",
+                "\u202e", "\u200b", "\U0001d400", "\uff21", "\ufeff"]
+    for _ in range(3000):
+        body = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        expected = frozenset(c for c in body if ord(c) >= 0x370)
+        assert body_chars_from_u0370(SimpleNamespace(body=body)) == expected, repr(body)
+
+
+def test_date_offset_batch_answers_like_each_rule_alone():
+    """The batch returns at once when the offset is below every band's lower bound:
+    the shipped bands and made-up ones give what each rule alone gives, for offsets
+    on both sides of every bound."""
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from mailsphere_cli.rules.checks.history import date_offset, date_offset_batch
+
+    pack = load_rules()
+    shipped = [dict(r.args) for r in pack.by_kind("eval") if r.function == "date_offset"]
+    assert len(shipped) >= 4
+    made_up = [{"direction": "future", "hours": 1}, {"direction": "past", "hours": 0.5, "max_hours": 2},
+               {"direction": "sideways", "hours": 5}]
+    now = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+    hours = sorted({0, 0.25, 0.5, 1, 2, 3, 5, 12, 48, 240, 1000}
+                   | {a["hours"] for a in shipped} | {a.get("max_hours", 0) for a in shipped})
+    offsets = {timedelta(hours=h) + d for h in hours
+               for d in (timedelta(0), timedelta(seconds=1), -timedelta(seconds=1))}
+    fired = 0
+    for args_list in (shipped, made_up, shipped + made_up, made_up[:1], made_up[1:2]):
+        for offset in sorted(offsets | {-o for o in offsets}):
+            date = now + offset
+            msg = SimpleNamespace(date=date, header=lambda name, _d=date: _d.strftime("%a, %d %b %Y"))
+            ctx = SimpleNamespace(relays=[SimpleNamespace(timestamp=now)], handover=0)
+            alone = [date_offset(msg, ctx, **args) for args in args_list]
+            assert date_offset_batch(msg, ctx, args_list) == alone, (offset, args_list)
+            fired += sum(map(bool, alone))
+    assert fired > 50

@@ -46,9 +46,20 @@ def sender_key(msg: Any, ctx: Any) -> tuple[Any, ...]:
     """What the sender checks read: the first From, Reply-To, Return-Path and Sender
     header as they stand (every address, name and domain they use is worked out
     from these) and the envelope sender."""
+    env_from = ctx.auth.get("env_from")
+    store = getattr(ctx, "__dict__", None)
+    if store is not None:  # asked by every run of sender rules: worked out once a message
+        seen = store.get(_SENDER_KEY)
+        if seen is not None and seen[0] is msg and seen[1] == env_from:
+            return seen[2]
     raw = msg.raw_header
-    return (raw("From"), raw("Reply-To"), raw("Return-Path"), raw("Sender"),
-            ctx.auth.get("env_from"))
+    key = (raw("From"), raw("Reply-To"), raw("Return-Path"), raw("Sender"), env_from)
+    if store is not None:
+        store[_SENDER_KEY] = (msg, env_from, key)
+    return key
+
+
+_SENDER_KEY = "features.sender_key"  # where sender_key keeps its answer on the context
 
 
 def sender_recipients_key(msg: Any, ctx: Any) -> tuple[Any, ...]:
@@ -144,6 +155,23 @@ def split_url(url: str) -> SplitResult:
     return urlsplit(url)
 
 
+# An http(s) link with nothing urlsplit would clean or reject: no tab or line break
+# (it deletes them first) and no bracket in the netloc (IPv6 literals, checked).
+_WEB_PARTS = re.compile(r"https?://[^/?#\t\r\n\[\]]*(/[^?#\t\r\n]*)?(?:\?([^#\t\r\n]*))?(?:#[^\t\r\n]*)?")
+
+
+def path_query(url: str) -> tuple[str, str]:
+    """(path, query) as urlsplit(url) gives them; for the usual ASCII http(s) link
+    read by one regex match, since links are seldom seen twice (urlsplit costs
+    several microseconds, and its result would only fill a cache)."""
+    if url.isascii():
+        found = _WEB_PARTS.fullmatch(url)
+        if found is not None:
+            return found.group(1) or "", found.group(2) or ""
+    parts = split_url(url)
+    return parts.path, parts.query
+
+
 @per_message
 def hosts(msg: Any) -> list[str]:
     """The distinct hosts of the links, in the order they first appear."""
@@ -183,4 +211,9 @@ def body_chars_from_u0370(msg: Any) -> frozenset[str]:
     body = msg.body
     if body.isascii():
         return frozenset()
+    try:  # a copy of the characters when every one is below U+0100, else it stops early
+        body.encode("latin-1")
+        return frozenset()
+    except UnicodeEncodeError:
+        pass
     return frozenset("".join(_ABOVE_LATIN_EXTENSIONS.findall(body)))

@@ -220,6 +220,9 @@ def date_offset_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
         ahead = date - now
     except (TypeError, OverflowError):  # now - date would fail alike
         return [""] * len(args_list)
+    least_future, least_past = _least_offsets(args_list)
+    if (least_future is None or ahead < least_future) and (least_past is None or -ahead < least_past):
+        return [""] * len(args_list)  # within every band's lower bound: none fires
     deltas = {"future": ahead, "past": -ahead}  # -(date - now) is exactly now - date
     out = []
     for args in args_list:
@@ -227,3 +230,23 @@ def date_offset_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
         delta = deltas.get(direction, deltas["past"])
         out.append(_band(msg, delta, now, source, **args))
     return out
+
+
+_offsets_seen: dict[int, tuple[list[dict], int, tuple[Any, Any]]] = {}
+
+
+def _least_offsets(args_list: list[dict]) -> tuple[timedelta | None, timedelta | None]:
+    """The smallest `hours` of the "future" rules and of the others (which _band counts
+    as "past"), as timedeltas (None without such a rule): an offset below both fires
+    no rule. Remembered for the engine's argument list (held here, so its id is not
+    reused); a bad argument raises, and the engine then runs the rules one by one."""
+    seen = _offsets_seen.get(id(args_list))
+    if seen is not None and seen[0] is args_list and seen[1] == len(args_list):
+        return seen[2]
+    future = [_hours(args["hours"]) for args in args_list if args["direction"] == "future"]
+    past = [_hours(args["hours"]) for args in args_list if args["direction"] != "future"]
+    least = (min(future) if future else None, min(past) if past else None)
+    if len(_offsets_seen) >= 512:
+        _offsets_seen.clear()
+    _offsets_seen[id(args_list)] = (args_list, len(args_list), least)
+    return least
