@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mailsphere_cli.sources import RawMessage, SourceProblem, iter_sources
+from mailsphere_cli.sources import FileRef, RawMessage, SourceProblem, iter_sources
 from mailsphere_cli.store.db import Store
 from mailsphere_cli.store.move import MoveLog
 from mailsphere_cli.store.quarantine import Quarantine
-from mailsphere_cli.verdict import Action, VerdictView, clean_text, to_json
-from mailsphere_cli.workers import Settings, Workers, startup_warnings
+from mailsphere_cli.verdict import VerdictView, clean_text, to_json
+from mailsphere_cli.workers import HELD_ACTIONS, Settings, Workers, startup_warnings
 
-QUARANTINED = (Action.SPAM.value, Action.MALICIOUS.value)
+QUARANTINED = HELD_ACTIONS  # what a scan holds (workers send these messages' bytes back)
 
 
 @dataclass
@@ -119,19 +119,25 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
         recorder = _Recorder(options, settings, run_id, pack_version, summary, fork_lock)
         side: list[tuple[str, object]] = []  # problems and already-known verdicts, in order
 
-        def fresh() -> Iterator[RawMessage]:
+        # With a pool and nothing to look up first, the workers read the files of folders
+        # and Maildirs themselves (sources.FileRef): this process sends names, not bytes,
+        # and gets bytes back only for the mail it holds.
+        defer = workers.workers > 1 and not check_known
+
+        def fresh() -> Iterator[RawMessage | FileRef]:
             for item in iter_sources(options.paths, options.fmt, settings.config.scan.max_size,
-                                     stdin):
+                                     stdin, defer=defer):
                 if isinstance(item, SourceProblem):
                     side.append(("problem", item))
                     continue
-                summary.bytes += item.size
-                known = store.known(item.id, pack_version) if check_known else None
-                if known is not None:
-                    side.append(("known", (item, known)))
-                    if len(side) >= 256:  # a re-scan of a large mailbox: keep memory flat
-                        drain_side()
-                    continue
+                if check_known:
+                    known = store.known(item.id, pack_version)
+                    if known is not None:
+                        summary.bytes += item.size
+                        side.append(("known", (item, known)))
+                        if len(side) >= 256:  # a re-scan of a large mailbox: keep memory flat
+                            drain_side()
+                        continue
                 yield item
 
         batch: list[tuple[RawMessage, VerdictView]] = []
@@ -166,7 +172,12 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
 
         try:
             for raw, verdict in workers.scan(fresh()):
+                if verdict is None:  # a file a worker read is not a message
+                    side.append(("problem", raw))
+                    drain_side()
+                    continue
                 drain_side()
+                summary.bytes += raw.size
                 light = verdict.light
                 summary.scanned += 1
                 summary.actions[light["action"]] += 1

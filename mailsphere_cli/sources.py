@@ -51,6 +51,15 @@ class SourceProblem:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file of a folder or Maildir not read yet: the worker process that analyses it
+    reads it (`read_ref`), so its bytes cross no process boundary."""
+
+    path: str
+    kind: str  # "maildir": a Maildir entry; "file": a file in a folder (.eml or mbox)
+
+
 Item = Union[RawMessage, SourceProblem]
 
 
@@ -124,7 +133,7 @@ def is_maildir(path: Path) -> bool:
     return (path / "cur").is_dir() or (path / "new").is_dir()
 
 
-def iter_maildir(root: Path, limit: int) -> Iterator[Item]:
+def iter_maildir(root: Path, limit: int, defer: bool = False) -> Iterator[Item | FileRef]:
     """cur/ and new/ of the Maildir and of each Maildir++ subfolder (.Name)."""
     folders = [root]
     try:
@@ -145,7 +154,10 @@ def iter_maildir(root: Path, limit: int) -> Iterator[Item]:
             for name in names:
                 if name.startswith("."):
                     continue  # Maildir readers ignore dotfiles by convention
-                yield read_file(directory / name, "maildir", limit)
+                if defer:
+                    yield FileRef(os.path.join(directory, name), "maildir")
+                else:
+                    yield read_file(directory / name, "maildir", limit)
 
 
 def _unquote(line: bytes) -> bytes:
@@ -279,11 +291,20 @@ def _named_mbox(path: Path) -> bool:
 def iter_file(path: Path, limit: int) -> Iterator[Item]:
     """A file found in a folder, its kind told by its name and first line: opened once and,
     when small, read in one go (what nearly every file of a folder of mail is)."""
+    item = read_folder_file(path, limit)
+    if item is None:
+        yield from iter_mbox(path, limit)
+    else:
+        yield item
+
+
+def read_folder_file(path: Path, limit: int) -> Item | None:
+    """What `iter_file` yields when the file holds one message (or is skipped, or cannot be
+    read); None for an mbox that the line-by-line reader must frame (`iter_mbox`)."""
     origin = str(path)
     stream = _open(path)
     if isinstance(stream, SourceProblem):
-        yield stream
-        return
+        return stream
     with stream:
         try:
             data = _read_small(stream, limit)
@@ -296,20 +317,30 @@ def iter_file(path: Path, limit: int) -> Iterator[Item]:
     elif data.startswith(b"From "):
         is_mbox = True
     if is_mbox:
-        single = _single_message_mbox(data, origin, _named_mbox(path)) if data else None
-        if single is not None:
-            yield single
-        else:
-            yield from iter_mbox(path, limit)
-    elif data is None:
-        yield read_file(path, "eml", limit)
+        return _single_message_mbox(data, origin, _named_mbox(path)) if data else None
+    if data is None:
+        return read_file(path, "eml", limit)
+    reason = _looks_like_message(data[:8192])
+    if reason:
+        return SourceProblem(origin, "skipped", reason)
+    return RawMessage(hashlib.sha256(data).hexdigest(), origin, data, len(data),
+                      Location("eml", origin))
+
+
+def read_ref(ref: FileRef, limit: int) -> Item | None:
+    """The message (or problem) a `FileRef` stands for, exactly as the reader of its folder
+    would have yielded it; None for an mbox of several messages (see `expand_ref`)."""
+    if ref.kind == "maildir":
+        return read_file(Path(ref.path), "maildir", limit)
+    return read_folder_file(Path(ref.path), limit)
+
+
+def expand_ref(ref: FileRef, limit: int) -> Iterator[Item]:
+    """Everything a `FileRef` stands for, an mbox of several messages included."""
+    if ref.kind == "maildir":
+        yield read_file(Path(ref.path), "maildir", limit)
     else:
-        reason = _looks_like_message(data[:8192])
-        if reason:
-            yield SourceProblem(origin, "skipped", reason)
-        else:
-            yield RawMessage(hashlib.sha256(data).hexdigest(), origin, data, len(data),
-                             Location("eml", origin))
+        yield from iter_file(Path(ref.path), limit)
 
 
 def _detect_file(path: Path) -> str:
@@ -323,7 +354,7 @@ def _detect_file(path: Path) -> str:
     return "mbox" if first == b"From " else "eml"
 
 
-def iter_folder(root: Path, limit: int) -> Iterator[Item]:
+def iter_folder(root: Path, limit: int, defer: bool = False) -> Iterator[Item | FileRef]:
     for directory, subdirs, files in os.walk(root, onerror=None):
         here = Path(directory)
         subdirs.sort()
@@ -332,16 +363,17 @@ def iter_folder(root: Path, limit: int) -> Iterator[Item]:
         for name in subdirs:
             sub = here / name
             if is_maildir(sub):
-                yield from iter_maildir(sub, limit)
+                yield from iter_maildir(sub, limit, defer)
             elif not name.startswith("."):
                 kept.append(name)
         subdirs[:] = kept
         for name in files:
-            path = here / name
             if name.startswith("."):
-                yield SourceProblem(str(path), "skipped", "hidden file")
-                continue
-            yield from iter_file(path, limit)
+                yield SourceProblem(str(here / name), "skipped", "hidden file")
+            elif defer:
+                yield FileRef(os.path.join(directory, name), "file")
+            else:
+                yield from iter_file(here / name, limit)
 
 
 def iter_stdin(limit: int, stream: BinaryIO | None = None) -> Iterator[Item]:
@@ -372,7 +404,9 @@ def check_paths(paths: list[str], fmt: str = "auto") -> None:
 
 
 def iter_sources(paths: list[str], fmt: str = "auto", limit: int = 25 * 1024 * 1024,
-                 stdin: BinaryIO | None = None) -> Iterator[Item]:
+                 stdin: BinaryIO | None = None, defer: bool = False) -> Iterator[Item | FileRef]:
+    """Every message and problem of `paths`, in order. `defer`: the files of folders and
+    Maildirs come as `FileRef`s, to be read (`read_ref`) where they are analysed."""
     check_paths(paths, fmt)
     for raw in paths:
         if raw == "-":
@@ -381,9 +415,9 @@ def iter_sources(paths: list[str], fmt: str = "auto", limit: int = 25 * 1024 * 1
         path = Path(raw)
         if path.is_dir():
             if fmt == "maildir" or (fmt == "auto" and is_maildir(path)):
-                yield from iter_maildir(path, limit)
+                yield from iter_maildir(path, limit, defer)
             else:
-                yield from iter_folder(path, limit)
+                yield from iter_folder(path, limit, defer)
         elif fmt == "mbox":
             yield from iter_mbox(path, limit, force=True)
         elif fmt == "auto":

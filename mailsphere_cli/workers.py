@@ -13,19 +13,21 @@ A message that raises, overruns its time budget or kills its worker becomes an
 """
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
 import threading
 import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from mailsphere_cli.config import Config
 from mailsphere_cli.pipeline import Pipeline, error_verdict
-from mailsphere_cli.sources import RawMessage
-from mailsphere_cli.verdict import Encoded, Verdict, VerdictView, encode
+from mailsphere_cli.sources import FileRef, RawMessage, SourceProblem, expand_ref, read_ref
+from mailsphere_cli.verdict import Action, Encoded, Verdict, VerdictView, encode
 
 
 @dataclass(frozen=True)
@@ -174,10 +176,46 @@ def _crashed(raw: RawMessage, error: str) -> tuple[RawMessage, VerdictView]:
     return raw, VerdictView.of(error_verdict(raw, error))
 
 
-def _scan_chunk(chunk: list[tuple[int, RawMessage]]) -> list[tuple[int, Encoded]]:
+# Actions whose message the parent keeps (quarantines): their bytes go back to it.
+HELD_ACTIONS = (Action.SPAM.value, Action.MALICIOUS.value)
+
+# What a worker sends back for each entry of a chunk: the message (its bytes only when
+# held) with its verdict; or the problem met reading a FileRef; or, for a FileRef that
+# is an mbox of several messages, None (the parent frames it and sends its messages).
+Result = tuple[RawMessage, Encoded] | SourceProblem | None
+
+
+def _scan_chunk(chunk: list[tuple[int, RawMessage | FileRef]]) -> list[tuple[int, Result]]:
+    """Read what the chunk names, analyse it (in batches of at most CHUNK_BYTES, so a chunk
+    of large files read here holds no more memory than one the parent would have sent)."""
     assert _PIPELINE is not None and _SETTINGS is not None
-    verdicts = scan_batch(_PIPELINE, [raw for _, raw in chunk], _SETTINGS.message_timeout)
-    return [(key, encode(verdict)) for (key, _), verdict in zip(chunk, verdicts)]
+    results: list[tuple[int, Result]] = []
+    batch: list[tuple[int, RawMessage]] = []
+    size = 0
+
+    def flush() -> None:
+        verdicts = scan_batch(_PIPELINE, [raw for _, raw in batch], _SETTINGS.message_timeout)
+        for (key, raw), verdict in zip(batch, verdicts):
+            if verdict.action.value not in HELD_ACTIONS and raw.data:
+                raw = RawMessage(raw.id, raw.origin, b"", raw.size, raw.location,
+                                 raw.truncated)
+            results.append((key, (raw, encode(verdict))))
+        batch.clear()
+
+    for key, item in chunk:
+        if isinstance(item, FileRef):
+            item = read_ref(item, _SETTINGS.config.scan.max_size)
+        if not isinstance(item, RawMessage):  # a problem, or None (see Result)
+            results.append((key, item))
+            continue
+        batch.append((key, item))
+        size += len(item.data)
+        if size >= CHUNK_BYTES:
+            flush()
+            size = 0
+    if batch:
+        flush()
+    return results
 
 
 # -- parent side ---------------------------------------------------------------
@@ -187,14 +225,15 @@ CHUNK_BYTES = 8 << 20
 WINDOW_BYTES = 64 << 20
 
 
-def next_chunk(source: Iterator[tuple[int, RawMessage]], count: int,
-               size: int) -> list[tuple[int, RawMessage]]:
+def next_chunk(source: Iterator[tuple[int, RawMessage | FileRef]], count: int,
+               size: int) -> list[tuple[int, RawMessage | FileRef]]:
     """The next messages to send together: up to `count` of them, and fewer once they
-    hold `size` bytes (always at least one, however large)."""
+    hold `size` bytes (always at least one, however large; a FileRef counts none)."""
     chunk, total = [], 0
     for key, raw in source:
         chunk.append((key, raw))
-        total += len(raw.data)
+        if isinstance(raw, RawMessage):
+            total += len(raw.data)
         if len(chunk) >= count or total >= size:
             break
     return chunk
@@ -238,58 +277,114 @@ class Workers:
         return ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
                                    initializer=_init_spawned, initargs=(self.settings,))
 
-    def scan(self, messages: Iterable[RawMessage]) -> Iterator[tuple[RawMessage, VerdictView]]:
-        """Each message with its verdict (the JSON record behind a read-only view)."""
+    def scan(self, messages: Iterable[RawMessage | FileRef]
+             ) -> Iterator[tuple[RawMessage, VerdictView] | tuple[SourceProblem, None]]:
+        """Each message with its verdict (the JSON record behind a read-only view). A
+        FileRef is read where it is analysed: the message comes back with its bytes only
+        when it is held (HELD_ACTIONS), and a file that is not a message comes back as
+        its problem, without a verdict."""
         if self._pipeline is None:
             self.start()
         if self.workers == 1:
-            source = iter(enumerate(messages))
-            while chunk := next_chunk(source, self.chunk, CHUNK_BYTES):
-                raws = [raw for _, raw in chunk]
-                for raw, verdict in zip(raws, scan_batch(self._pipeline, raws,
-                                                         self.settings.message_timeout)):
-                    yield raw, VerdictView.of(verdict)
+            yield from self._scan_here(messages)
             return
         yield from self._scan_pool(messages)
 
-    def _scan_pool(self, messages: Iterable[RawMessage]
-                   ) -> Iterator[tuple[RawMessage, VerdictView]]:
+    def _scan_here(self, messages: Iterable[RawMessage | FileRef]
+                   ) -> Iterator[tuple[RawMessage, VerdictView] | tuple[SourceProblem, None]]:
+        """In this process, in the batches a worker gets (`chunk` messages or CHUNK_BYTES)."""
+        limit = self.settings.config.scan.max_size
+        batch: list[RawMessage] = []
+        size = 0
+
+        def analyse() -> Iterator[tuple[RawMessage, VerdictView]]:
+            for raw, verdict in zip(batch, scan_batch(self._pipeline, batch,
+                                                      self.settings.message_timeout)):
+                yield raw, VerdictView.of(verdict)
+
+        for message in messages:
+            for item in (expand_ref(message, limit) if isinstance(message, FileRef)
+                         else (message,)):
+                if isinstance(item, SourceProblem):
+                    yield item, None
+                    continue
+                batch.append(item)
+                size += len(item.data)
+                if len(batch) >= self.chunk or size >= CHUNK_BYTES:
+                    yield from analyse()
+                    batch, size = [], 0
+        if batch:
+            yield from analyse()
+
+    def _scan_pool(self, messages: Iterable[RawMessage | FileRef]
+                   ) -> Iterator[tuple[RawMessage, VerdictView] | tuple[SourceProblem, None]]:
         # A dying worker breaks the whole pool and fails every future in flight, so
         # the culprit cannot be told from its neighbours. After a break, the messages
         # that were out are retried one at a time, alone in the pool: a message that
         # breaks it then is the one that kills its worker.
-        pending: dict[Future, tuple[list[tuple[int, RawMessage]], bool]] = {}
-        held: dict[int, RawMessage] = {}
+        Entry = RawMessage | FileRef | SourceProblem
+        pending: dict[Future, tuple[list[tuple[int, Entry]], bool]] = {}
+        held: dict[int, Entry] = {}
         held_bytes = 0
-        suspects: list[tuple[int, RawMessage]] = []
-        source = iter(enumerate(messages))
-        exhausted = False
+        suspects: list[tuple[int, Entry]] = []
+        limit = self.settings.config.scan.max_size
+        source = iter(messages)
+        source_done = False
+        # The messages of an mbox a worker gave back (several messages in one file): framed
+        # here, lazily, and sent with their bytes before the next files.
+        framed: deque[Iterator[RawMessage | SourceProblem]] = deque()
+        keys = itertools.count()
         window = self.workers * 3
 
-        def release(key: int) -> RawMessage | None:
-            nonlocal held_bytes
-            raw = held.pop(key, None)
-            if raw is not None:
-                held_bytes -= len(raw.data)
-            return raw
+        def feed() -> Iterator[tuple[int, Entry]]:
+            nonlocal source_done
+            while True:
+                if framed:
+                    item = next(framed[0], None)
+                    if item is None:
+                        framed.popleft()
+                        continue
+                elif source_done:
+                    return
+                else:
+                    item = next(source, None)
+                    if item is None:
+                        source_done = True
+                        return
+                yield next(keys), item
 
-        def submit(chunk: list[tuple[int, RawMessage]], alone: bool) -> None:
+        def release(key: int) -> Entry | None:
+            nonlocal held_bytes
+            item = held.pop(key, None)
+            if isinstance(item, RawMessage):
+                held_bytes -= len(item.data)
+            return item
+
+        def submit(chunk: list[tuple[int, Entry]], alone: bool) -> None:
             pending[self._executor.submit(_scan_chunk, chunk)] = (chunk, alone)
+
+        def crashed(item: Entry, error: str) -> Iterator[tuple[Any, Any]]:
+            if isinstance(item, FileRef):  # read here, to name what was lost
+                for part in expand_ref(item, limit):
+                    yield from crashed(part, error)
+            elif isinstance(item, SourceProblem):
+                yield item, None
+            else:
+                yield _crashed(item, error)
 
         while True:
             if suspects:
                 if not pending:
                     submit([suspects.pop(0)], alone=True)
             else:
-                while not exhausted and len(pending) < window and (
-                        not pending or held_bytes < WINDOW_BYTES):
-                    chunk = next_chunk(source, self.chunk, CHUNK_BYTES)
-                    for key, raw in chunk:
-                        held[key] = raw
-                        held_bytes += len(raw.data)
+                while len(pending) < window and (not pending or held_bytes < WINDOW_BYTES):
+                    chunk = next_chunk(feed(), self.chunk, CHUNK_BYTES)
                     if not chunk:
-                        exhausted = True
                         break
+                    for key, item in chunk:
+                        held[key] = item
+                        if isinstance(item, RawMessage):
+                            held_bytes += len(item.data)
                     submit(chunk, alone=False)
             if not pending:
                 break
@@ -302,14 +397,21 @@ class Workers:
                 except Exception as exc:  # noqa: BLE001 - a worker died
                     broken = True
                     if alone:
-                        key, raw = chunk[0]
+                        key, item = chunk[0]
                         release(key)
-                        yield _crashed(raw, f"worker crashed: {type(exc).__name__}")
+                        yield from crashed(item, f"worker crashed: {type(exc).__name__}")
                     else:
                         suspects.extend(chunk)
                     continue
-                for key, encoded in results:
-                    yield release(key), VerdictView(*encoded)
+                for key, result in results:
+                    item = release(key)
+                    if result is None:  # an mbox of several messages
+                        framed.append(expand_ref(item, limit))
+                    elif isinstance(result, SourceProblem):
+                        yield result, None
+                    else:
+                        raw, encoded = result
+                        yield raw, VerdictView(*encoded)
             if broken:
                 for chunk, _ in pending.values():
                     suspects.extend(chunk)

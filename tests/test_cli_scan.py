@@ -142,6 +142,47 @@ def test_pool_gives_the_same_verdicts_as_one_process(cli, mailbox: Path):
     assert pool == one
 
 
+def test_a_pool_reading_files_itself_finds_what_one_process_finds(cli, tmp_path: Path):
+    """With a pool the workers read the files of folders and Maildirs themselves
+    (sources.FileRef), an mbox of several messages goes back to the parent to be framed,
+    and a file that is not mail comes back as a problem: one process reads them all
+    itself, and both runs must see the same messages, verdicts, problems and held mail."""
+    box = tmp_path / "mixed"
+    (box / "sub").mkdir(parents=True)
+    (box / "a.eml").write_bytes(ham(1))
+    (box / "b.eml").write_bytes(spam(2))
+    (box / "notes.txt").write_bytes(b"just some text, no headers\n")
+    (box / "empty.eml").write_bytes(b"")
+    (box / ".hidden").write_bytes(ham(3))
+    separator = b"From someone@example.org Mon Jan  1 00:00:00 2024\n"
+    (box / "sub" / "many.mbox").write_bytes(
+        b"".join(separator + m + b"\n" for m in (ham(4), spam(5), ham(6))))
+    (box / "sub" / "one").write_bytes(separator + spam(7) + b"\n")
+    for sub in ("cur", "new", "tmp"):
+        (box / "Box" / sub).mkdir(parents=True)
+    (box / "Box" / "cur" / "1.M1.host:2,S").write_bytes(spam(8))
+    (box / "Box" / "new" / "2.M2.host").write_bytes(b"\x00\x01 binary")
+
+    def run(workers: str) -> tuple[list, list, list, list]:
+        data = tmp_path / f"data{workers}"
+        result = cli("scan", "--json", "--offline", "-j", workers, "--rules", MINIPACK,
+                     "--skip", "classifier", "--data-dir", str(data), str(box))
+        assert result.exit_code == 0, result.output
+        records = sorted((r["source"], r["id"], r["action"], r["score"], r["size"])
+                         for r in map(json.loads, result.stdout.splitlines()))
+        db = sqlite3.connect(data / "mailsphere.db")
+        problems = sorted(db.execute("SELECT origin, kind, reason FROM problems"))
+        held = sorted(db.execute("SELECT qid, action, size FROM quarantine"))
+        kept = sorted((p.name, p.read_bytes()) for p in (data / "quarantine").rglob("*.eml"))
+        return records, problems, held, kept
+
+    one, pool = run("1"), run("2")
+    assert pool == one
+    records, problems, held, kept = pool
+    assert len(records) == 7 and len(problems) == 4 and len(held) == 4 and len(kept) == 4
+    assert {Path(r[0]).name for r in records} >= {"many.mbox#0", "many.mbox#2", "one"}
+
+
 def test_message_overrunning_its_budget_becomes_an_error_and_the_run_goes_on(cli, tmp_path):
     box = tmp_path / "slow"
     box.mkdir()
