@@ -85,6 +85,36 @@ CASES = [
     b"From: a@example.com\nX-\xc3\xa9: non-ASCII name\n\nbody\n",
     b"From:a@example.com\n:empty name\n\nbody\n",
     b"From: a@example.com\nSubject: x\n\n",
+    # multipart bodies of "\n" lines (_lf_multipart), and near misses of them
+    b"Content-Type: multipart/mixed; boundary=b\n\npre\n\n--b\nContent-Type: text/plain\n\none\n\n"
+    b"--b \t\n\ntwo, no headers\n--bX not a boundary\n--b\nContent-Type: multipart/alternative;"
+    b" boundary=c\n\n--c\n\nin\n--c--\nepi in\n\n--b--\nepilogue\n--b\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b--",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b-- \t",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b--\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\nX: headers only\n--b--\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\n\ntwo lines in a row\n--b--\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b--\n--b\n\nclosed first\n--b--\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nnever closed\n--b\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/mixed; boundary=c"
+    b"\n\n--c\n\nno inner close\n--b--\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/mixed; boundary=c"
+    b"\n\n--c\n\nx\n--c--\n--b--\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/mixed; boundary=b"
+    b"\n\n--b\n\nsame boundary inside\n--b--\n--b--\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\n"
+    b"From: x@example.com\n\ninner\n--b--\n",
+    b"Content-Type: multipart/digest; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n--b--\n",
+    b"Content-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: base64\n\n--b\n\nx\n"
+    b"--b--\n",
+    b"Content-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: 7BIT\n\n--b\n\nx\n"
+    b"--b--\n",
+    b"Content-Type: multipart/mixed; boundary=\"\"\n\n--\n\nx\n----\n",
+    b"Content-Type: multipart/mixed\n\n--b\n\nx\n--b--\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\nBad Name: x\n\nbody\n--b--\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\n\n\n--b\n\n\n--b--\n\n",
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\r\n--b--\n",
+    b"Content-Type: multipart/mixed; boundary=\"a b\"\n\n--a b\n\nx\n--a b--\n",
 ]
 
 
@@ -160,3 +190,17 @@ def test_boundary_match_equals_the_compiled_pattern(boundary, tail, prefixed):
     if expected is not None:
         assert got.group("end") == expected.group("end")
         assert got.group("linesep") == expected.group("linesep")
+
+
+_LINES = ["Content-Type: multipart/mixed; boundary=o", "Content-Type: multipart/alternative; "
+          "boundary=i", "Content-Type: text/plain", "Content-Type: message/rfc822",
+          "Content-Type: multipart/digest; boundary=i", "X-A: 1", " folded", "", "", "--o", "--o--",
+          "--i", "--i--", "--o ", "--ox", "body", "From: a@b", "no colon", "--i--\t"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_LINES), max_size=40), st.booleans())
+def test_same_tree_on_generated_multipart_text(lines, final_break):
+    text = "Content-Type: multipart/mixed; boundary=o\n\n" + "\n".join(lines)
+    raw = (text + ("\n" if final_break else "")).encode()
+    assert _shape(parse_bytes(raw)) == _shape(_STANDARD.parsebytes(raw))
