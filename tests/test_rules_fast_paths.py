@@ -504,3 +504,125 @@ def test_date_offset_batch_answers_like_each_rule_alone():
             assert date_offset_batch(msg, ctx, args_list) == alone, (offset, args_list)
             fired += sum(map(bool, alone))
     assert fired > 50
+
+
+def _mime_samples() -> list[bytes]:
+    """Fixture messages, the sample .eml files, and made-up MIME shapes: every part
+    type, transfer encoding and charset the mime_shape kinds look at."""
+    from pathlib import Path
+
+    from tests.rules_fixture import build, load_cases
+
+    raws = [build(case) for case in load_cases()]
+    raws += [p.read_bytes() for p in sorted((Path(__file__).parent.parent / "sample_mail" / "eml").glob("*.eml"))]
+    rng = random.Random(12)
+    types = ["text/plain", "text/html", "image/png", "application/octet-stream", "application/pdf"]
+    ctes = ["", "7bit", "8bit", "base64", "quoted-printable", "x-weird"]
+    charsets = ["", "us-ascii", "utf-8", "iso-8859-1", "no-such-charset", '"utf-8"']
+    bodies = [b"", b"   \r\n", b"plain words here", b"caf\xc3\xa9 = =3D =3D=3D", b"<p>Hi</p>", b"=3D=3D=3D=3D"]
+    for _ in range(300):
+        top = rng.choice(["multipart/mixed", "multipart/alternative", "text/plain", "text/html"])
+        headers = b"From: a@example.org\r\nSubject: s\r\n"
+        if rng.random() < 0.7:
+            headers += b"MIME-Version: 1.0\r\n"
+        if not top.startswith("multipart/"):
+            cte, charset = rng.choice(ctes), rng.choice(charsets)
+            headers += f"Content-Type: {top}".encode() + (f"; charset={charset}".encode() if charset else b"")
+            headers += b"\r\n" + (f"Content-Transfer-Encoding: {cte}\r\n".encode() if cte else b"")
+            raws.append(headers + b"\r\n" + rng.choice(bodies))
+            continue
+        boundary = rng.choice(["b1", ""])
+        headers += f"Content-Type: {top}".encode() + (f'; boundary="{boundary}"'.encode() if boundary else b"")
+        body = b""
+        for _ in range(rng.randrange(1, 4)):
+            kind, cte, charset = rng.choice(types), rng.choice(ctes), rng.choice(charsets)
+            body += b"--b1\r\nContent-Type: " + kind.encode() + (f"; charset={charset}".encode() if charset else b"")
+            if rng.random() < 0.3:
+                body += b"\r\nContent-Disposition: attachment; filename=x.bin"
+            body += b"\r\n" + (f"Content-Transfer-Encoding: {cte}\r\n".encode() if cte else b"")
+            body += b"\r\n" + rng.choice(bodies) + b"\r\n"
+        raws.append(headers + b"\r\n\r\n" + body + b"--b1--\r\n")
+    return raws
+
+
+def test_mime_shape_kinds_computed_together_answer_like_each_kind_alone():
+    from mailsphere_cli.message import ParsedMessage
+    from mailsphere_cli.rules.checks import mime
+
+    fired: dict[str, int] = {}
+    for raw in _mime_samples():
+        msg = ParsedMessage(raw)
+        together = mime._every_kind(msg)
+        facts = mime._mime(ParsedMessage(raw))
+        assert together == {kind: judge(facts) for kind, judge in mime._KINDS.items()}, raw[:300]
+        for kind, found in together.items():
+            fired[kind] = fired.get(kind, 0) + bool(found)
+    assert sum(1 for count in fired.values() if count) >= 12, fired
+
+
+def test_rcvd_check_kinds_computed_together_answer_like_each_kind_alone():
+    """Made-up trails (dated and undated hops, naive and aware times, unparseable ones,
+    illegal, private and public addresses, our host names below the handover, an
+    authenticated handover) give every kind the answer of its own function."""
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from mailsphere_cli.rules.checks import relay
+
+    rng = random.Random(13)
+    base = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+    ips = ["", "192.0.2.7", "10.1.2.3", "0.1.2.3", "240.0.0.1", "224.1.1.1", "2001:db8::1", "::1",
+           "not-an-ip", "127.0.0.1"]
+    names = ["", "mx.example.com", "mail.example.org", "relay.example.net"]
+    fired: dict[str, int] = {}
+    for _ in range(4000):
+        relays = []
+        for _ in range(rng.randrange(0, 6)):
+            stamp = None if rng.random() < 0.3 else base - timedelta(hours=rng.randrange(-5, 30))
+            if stamp is not None and rng.random() < 0.1:
+                stamp = stamp.replace(tzinfo=None)
+            relays.append(SimpleNamespace(timestamp=stamp, parse_ok=rng.random() < 0.85,
+                                          ip=rng.choice(ips), by=rng.choice(names),
+                                          authenticated=rng.random() < 0.1, raw="from x by y; date"))
+        handover = rng.randrange(len(relays)) if relays and rng.random() < 0.8 else None
+        ctx = SimpleNamespace(relays=relays, handover=handover, config=SimpleNamespace(orgs={}), auth={})
+        together = relay._every_rcvd_kind(ctx, relays)
+        assert together == {kind: judge(ctx, relays) for kind, judge in relay._RCVD_KINDS.items()}
+        for kind, found in together.items():
+            fired[kind] = fired.get(kind, 0) + bool(found)
+    assert all(fired.values()), fired
+
+
+def test_subject_kinds_kept_per_subject_need_nothing_but_the_subject():
+    """The subject_shape kinds answered from memory per subject text read nothing else
+    of the message: each gives the same answer with the message left out."""
+    from types import SimpleNamespace
+
+    from mailsphere_cli.rules.checks import content
+
+    rng = random.Random(14)
+    words = ["", " ", "FREE", "free", "Re:", "URGENT", "a b c d", "v i a g r a", "order #12345",
+             "invoice ab1234", "bug 123456", "x" * 130, "Caf\u00e9", "\t", "ID-99999"]
+    msg = SimpleNamespace(to_addrs=["bob@example.com"], raw_header=lambda name: "Subject")
+    for _ in range(3000):
+        subject = "".join(rng.choice(words) + rng.choice(["", " ", "-", "_"]) for _ in range(rng.randrange(6)))
+        kept = content._subject_text_kinds(subject)
+        assert set(kept) == set(content._TEXT_KINDS)
+        for kind in content._TEXT_KINDS:
+            assert kept[kind] == content._subject_kind(msg, subject, kind)
+    batch = content.subject_shape_batch
+    kinds = [{"kind": k} for k in content._TEXT_KINDS + ("non_ascii_latin", "recipient_name")]
+    full = SimpleNamespace(subject="Re: BOB SAYS FREE order 12345 for bob1", to_addrs=["bob1@example.com"],
+                           raw_header=lambda name: "Re: BOB \u00e9")
+    assert batch(full, None, kinds) == [content._subject_kind(full, full.subject, **a) for a in kinds]
+
+
+def test_capital_letter_count_matches_a_walk_over_the_letters():
+    from mailsphere_cli.rules.checks import content
+
+    rng = random.Random(15)
+    alphabet = "aZqQ \n1!@[`{\u00c9\u00e9\u0416xyzXYZ"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60)))
+        ascii_letters = [c for c in text if c.isascii() and c.isalpha()]
+        assert content._caps.__wrapped__(text) == (sum(c.isupper() for c in ascii_letters), len(ascii_letters))

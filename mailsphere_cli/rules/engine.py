@@ -38,6 +38,7 @@ class CompiledRules:
         self._needed_stages = {CHECKS[r.function].needs for r in self.evals} - {""}
         self._inputs = [(name, INPUTS[name]) for name in
                         sorted({CHECKS[r.function].requires for r in self.evals} - {""})]
+        self._input_tests = [has for _, has in self._inputs]
         self._plans: dict[tuple[bool, frozenset[str], tuple[bool, ...]], _EvalPlan] = {}
         self._calls: dict[str, tuple[dict, Callable[..., Any]]] = {}  # rule id -> args, bound call
         if self.evals:
@@ -68,7 +69,7 @@ class CompiledRules:
             skipped_stages: frozenset[str] = frozenset()
         else:
             skipped_stages = frozenset(s.name for s in skipped if s.name in needed)
-        present = tuple(has(msg, ctx) for _, has in self._inputs)
+        present = tuple([has(msg, ctx) for has in self._input_tests])
         key = (bool(ctx.offline), skipped_stages, present)
         plan = self._plans.get(key)
         if plan is None:
@@ -90,6 +91,8 @@ class CompiledRules:
                 except Exception:  # noqa: BLE001 - redone rule by rule below, which records it
                     results = None
                 if results is not None:
+                    if not any(results):
+                        continue  # the usual answer: no rule of the check fired
                     for rule, result in zip(rules, results):
                         if result:
                             add(_eval_hit(rule.id,

@@ -8,7 +8,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-from mailsphere_cli.rules.checks import batch, check, each_kind
+from mailsphere_cli.rules.checks import batch, check, kinds_of
 from mailsphere_cli.rules.checks.features import body_chars_from_u0370
 
 MAX_CHARS = 50_000
@@ -34,17 +34,16 @@ def _body(msg: Any) -> str:
     return msg.body[:MAX_CHARS]
 
 
-_UPPER = bytes(range(65, 91))
-_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+# every ASCII letter kept, capitals as "U" and small letters as "l"; the rest deleted
+_CAPS_TABLE = bytes(85 if 65 <= i <= 90 else 108 if 97 <= i <= 122 else i for i in range(256))
+_NOT_LETTERS = bytes(i for i in range(256) if not (65 <= i <= 90 or 97 <= i <= 122))
 
 
 @lru_cache(maxsize=4)
 def _caps(text: str) -> tuple[int, int]:
     """(capital letters, letters) among the ASCII letters: counted in C, not per character."""
-    data = text.encode("ascii", "ignore")
-    letters = len(data) - len(data.translate(None, _LETTERS))
-    upper = len(data) - len(data.translate(None, _UPPER))
-    return upper, letters
+    letters = text.encode("ascii", "ignore").translate(_CAPS_TABLE, _NOT_LETTERS)
+    return letters.count(b"U"), len(letters)
 
 
 @check("body_caps_ratio")
@@ -191,7 +190,22 @@ def subject_shape(msg: Any, ctx: Any, kind: str) -> str:
 @batch("subject_shape")
 def subject_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
     subject = msg.subject[:500]
-    return each_kind(args_list, _subject_kind, msg, subject)
+    kinds = kinds_of(args_list)
+    if kinds is None:
+        return [_subject_kind(msg, subject, **args) for args in args_list]
+    of_text = _subject_text_kinds(subject)
+    return [of_text[kind] if kind in of_text else _subject_kind(msg, subject, kind)
+            for kind in kinds]
+
+
+_TEXT_KINDS = ("empty", "caps_words", "spaced_letters", "long", "ends_with_id")
+
+
+@lru_cache(maxsize=4096)
+def _subject_text_kinds(subject: str) -> dict[str, str]:
+    """The answers of the kinds that read the subject's text and nothing else, kept per
+    subject (campaigns and threads repeat theirs). Read-only."""
+    return {kind: _subject_kind(None, subject, kind) for kind in _TEXT_KINDS}
 
 
 def _subject_kind(msg: Any, subject: str, kind: str) -> str:

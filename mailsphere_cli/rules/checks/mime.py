@@ -35,11 +35,86 @@ def mime_shape(msg: Any, ctx: Any, kind: str) -> str:
 
 @batch("mime_shape")
 def mime_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
-    facts = _mime(msg)
     kinds = kinds_of(args_list)
     if kinds is None:
+        facts = _mime(msg)
         return [_mime_kind(facts, **args) for args in args_list]
-    return [_KINDS[kind](facts) for kind in kinds]  # an unknown kind: redone rule by rule
+    found = _every_kind(msg)  # an unknown kind raises KeyError: redone rule by rule
+    return [found[kind] for kind in kinds]
+
+
+def _every_kind(msg: Any) -> dict[str, str]:
+    """What each mime_shape kind answers, from one walk over the parts: the kinds of
+    the _KINDS table computed together (the same answers, tested against it), with
+    the per-part tests skipped for a part whose plain fields rule them all out."""
+    parts, texts, htmls, top = msg.parts, msg.text_parts, msg.html_parts, _content_type(msg)
+    found = dict.fromkeys(_KINDS, "")
+    multipart = top.startswith("multipart/")
+    if htmls and not texts:
+        found["html_only"] = "HTML body with no plain-text part"
+    if len(parts) == 1 and "multipart/alternative" in top:
+        found["alternative_single"] = "multipart/alternative with a single part"
+    if multipart:
+        if "boundary" not in top:
+            found["multipart_no_boundary"] = f"Content-Type: {top[:80]}"
+        if not msg.has_header("MIME-Version"):
+            found["multipart_no_mime_version"] = "multipart without MIME-Version"
+    if not texts and not htmls and parts:
+        found["no_text"] = f"no readable text part among {len(parts)} parts"
+    images = 0
+    every_text = True
+    unknown_cte = octet_stream = decode_defect = ""
+    for part in parts:
+        content_type = part.content_type
+        if content_type.startswith("image/"):
+            images += 1
+        if every_text and not part.is_text:
+            every_text = False
+        cte = part.cte
+        if not unknown_cte and cte and cte not in _KNOWN_CTE:
+            unknown_cte = f"part {part.path}: Content-Transfer-Encoding {cte}"
+        if not octet_stream and content_type == "application/octet-stream" and not part.filenames:
+            octet_stream = f"nameless octet-stream part {part.path}"
+        if not decode_defect and part.defects:
+            for defect in part.defects:
+                if defect.startswith("bad "):
+                    decode_defect = f"part {part.path}: {defect}"
+                    break
+    found["unknown_cte"] = unknown_cte
+    found["octet_stream_text"] = octet_stream
+    found["decode_defect"] = decode_defect
+    if images:
+        found["image_only"] = _image_only(_Mime(msg, parts, texts, htmls, top))
+    if parts and every_text and _blank(msg.text) and _blank(msg.html):
+        found["empty_body"] = "empty message body"
+    readable = texts + htmls
+    for part in readable:
+        if part.cte == "base64":
+            found["text_base64"] = f"part {part.path} ({part.content_type}) is base64-encoded text"
+            break
+    for part in htmls:
+        if not part.charset and not part.payload[:20000].isascii():
+            found["html_no_charset"] = f"8-bit HTML in part {part.path} without a charset"
+            break
+    for part in readable:
+        if part.charset in ("", "us-ascii") and part.cte in ("", "7bit") and \
+                not part.payload[:20000].isascii():
+            found["eight_bit_undeclared"] = f"8-bit bytes in part {part.path} declared " \
+                                            f"{part.charset or 'no charset'}"
+            break
+    for part in readable:
+        if part.charset:
+            try:
+                codecs.lookup(part.charset.strip('"'))
+            except LookupError:
+                found["unknown_charset"] = f"part {part.path}: unknown charset {part.charset}"
+                break
+    for part in texts:
+        if part.cte == "quoted-printable" and part.raw_payload and \
+                part.raw_payload.count(b"=") * 4 > len(part.raw_payload):
+            found["qp_needless"] = f"part {part.path} quoted-printable-encodes most of its bytes"
+            break
+    return found
 
 
 def _mime(msg: Any) -> _Mime:

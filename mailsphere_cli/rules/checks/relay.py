@@ -138,8 +138,38 @@ def rcvd_check_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
     kinds = kinds_of(args_list)
     if kinds is None:
         return [_rcvd_kind(ctx, **args) for args in args_list]
-    relays = ctx.relays
-    return [_RCVD_KINDS[kind](ctx, relays) for kind in kinds]  # an unknown kind: redone rule by rule
+    found = _every_rcvd_kind(ctx, ctx.relays)  # an unknown kind raises: redone rule by rule
+    return [found[kind] for kind in kinds]
+
+
+def _every_rcvd_kind(ctx: Any, relays: list[Any]) -> dict[str, str]:
+    """What each rcvd_check kind answers (the _RCVD_KINDS table, tested against it),
+    from one walk over the trail: a kind's own function runs only for a trail
+    where the walk saw what it looks for."""
+    found = dict.fromkeys(_RCVD_KINDS, "")
+    if not relays:
+        found["none"] = _no_received(ctx, relays)
+        return found
+    dated = unparseable = illegal = 0
+    for relay in relays:
+        if relay.timestamp is not None:
+            dated += 1
+        if not relay.parse_ok:
+            unparseable += 1
+        if relay.ip and _illegal(relay.ip):
+            illegal += 1
+    if dated >= 2:
+        found["time_disorder"] = _time_disorder(ctx, relays)
+    if unparseable:
+        found["unparseable"] = _unparseable(ctx, relays)
+    if illegal:
+        found["illegal_ip"] = _illegal_ip(ctx, relays)
+    if ctx.handover is not None:
+        found["private_handover"] = _private_handover(ctx, relays)
+        if any(relay.by for relay in relays[ctx.handover + 1:]):
+            found["forged_ours"] = _forged_ours(ctx, relays)
+        found["authenticated"] = _authenticated(ctx, relays)
+    return found
 
 
 def _rcvd_kind(ctx: Any, kind: str) -> str:
@@ -204,7 +234,7 @@ def _private_handover(ctx: Any, relays: list[Any]) -> str:
 def _forged_ours(ctx: Any, relays: list[Any]) -> str:
     if ctx.handover is None:
         return ""
-    _, hosts = _own_names(ctx)
+    hosts = {r.by for r in ctx.relays[: ctx.handover + 1] if r.by}  # _own_names' second half
     for relay in relays[ctx.handover + 1:]:
         if relay.by and relay.by in hosts:
             return f"a hop before the handover claims our host {relay.by}: {_header(relay)}"
