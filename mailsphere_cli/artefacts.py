@@ -9,7 +9,7 @@ is missing is built again on the next start. MAILSPHERE_NO_CACHE=1 turns it off.
 An entry is named by its kind and a key: a SHA-256 over every input it was built from
 (the source files' bytes, Mailsphere's version, the Python and library versions, the
 source of the code that builds it). A changed input gives another name, so a stale
-entry is never read; each kind keeps its few newest entries. A file holds a magic
+entry is never read; each kind keeps its 16 most recently used entries. A file holds a magic
 line, the SHA-256 of its payload and the payload: a file that is truncated, damaged,
 of another format, not owned by this user or writable by others is not used, and the
 artefact is built from its sources as if there were no cache (and written again).
@@ -26,6 +26,7 @@ import pickle
 import platform
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -34,7 +35,7 @@ from mailsphere_cli import __version__
 T = TypeVar("T")
 _MAGIC = b"mailsphere-cache 1\n"
 _DIGEST = 64  # hex characters of the payload's SHA-256
-KEEP = 4  # newest entries kept per kind
+KEEP = 16  # entries kept per kind, the most recently used
 
 
 def cache_dir() -> Path | None:
@@ -89,12 +90,14 @@ def stamps(*modules: Any) -> list[bytes]:
     return out
 
 
-def files_digest(paths: Iterable[Path | str]) -> list[bytes]:
-    """Each file's name and bytes, as key parts (OSError when one cannot be read)."""
+def files_digest(paths: Iterable[Path | str], names: bool = True) -> list[bytes]:
+    """Each file's bytes (and path, when the artefact records where its files were), as
+    key parts; OSError when one cannot be read."""
     parts = []
     for path in paths:
         path = Path(path)
-        parts.append(str(path).encode("utf-8", "surrogateescape"))
+        if names:
+            parts.append(str(path).encode("utf-8", "surrogateescape"))
         parts.append(hashlib.sha256(path.read_bytes()).digest())
     return parts
 
@@ -126,12 +129,17 @@ def read(kind: str, key: str) -> bytes | None:
     if data[head + _DIGEST:head + _DIGEST + 1] != b"\n" or \
             hashlib.sha256(payload).hexdigest().encode() != digest:
         return None
+    try:  # in use: the pruning of older entries keeps it
+        if time.time() - path.stat().st_mtime > 60:
+            os.utime(path)
+    except OSError:
+        pass
     return payload
 
 
 def write(kind: str, key: str, payload: bytes) -> None:
-    """Store an entry (atomically) and drop the oldest of its kind past KEEP; a cache
-    that cannot be written costs the next start a build, nothing else."""
+    """Store an entry (atomically) and drop the least recently used of its kind past
+    KEEP; a cache that cannot be written costs the next start a build, nothing else."""
     directory = cache_dir()
     if directory is None:
         return

@@ -107,10 +107,21 @@ def test_off_and_unwritable_cache_only_cost_a_build(cache: Path, monkeypatch, tm
     assert build.builds == 3
 
 
-def test_only_the_newest_entries_of_a_kind_are_kept(cache: Path):
+def test_only_the_most_recently_used_entries_of_a_kind_are_kept(cache: Path):
+    made = []
     for i in range(artefacts.KEEP + 3):
         artefacts.cached("thing", [str(i)], Builder(i))
-        os.utime(entries(cache, "thing")[0], (i, i))  # oldest first
+        (new,) = set(entries(cache, "thing")) - set(made)
+        os.utime(new, (1000 + i, 1000 + i))  # written long ago, oldest first
+        made.append(new)
+    kept = entries(cache, "thing")
+    assert len(kept) == artefacts.KEEP
+    oldest = min(kept, key=lambda p: p.stat().st_mtime)
+    build = Builder("never")
+    value = artefacts.cached("thing", [str(made.index(oldest))], build)  # used again
+    assert build.builds == 0 and value == made.index(oldest)
+    artefacts.cached("thing", ["one more"], Builder(-1))
+    assert oldest.exists()  # the entry just used was not the one dropped
     assert len(entries(cache, "thing")) == artefacts.KEEP
 
 
@@ -129,6 +140,19 @@ def test_rule_pack_from_cache_equals_fresh(cache: Path, monkeypatch):
     fresh = load_rules()
     assert _pack_summary(first) == _pack_summary(cached) == _pack_summary(fresh)
     assert entry.exists()
+
+
+def test_same_files_elsewhere_share_the_entry_with_their_own_paths(cache: Path,
+                                                                  tmp_path: Path):
+    first, second = tmp_path / "a" / "rules", tmp_path / "b" / "rules"
+    for where in (first, second):
+        shutil.copytree(ROOT / "tests" / "data" / "minipack", where)
+    one = load_rules([first])
+    two = load_rules([second])
+    assert len(entries(cache, "rulepack")) == 1
+    assert one.files == [str(first / "mini.toml")]
+    assert two.files == [str(second / "mini.toml")]
+    assert _pack_summary(two) == _pack_summary(one).replace(str(first), str(second))
 
 
 def test_edited_pack_is_not_served_stale(cache: Path, tmp_path: Path):

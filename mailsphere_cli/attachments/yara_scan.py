@@ -100,7 +100,7 @@ def _cached_compile(sources: dict[str, str], files: list[Path]) -> yara.Rules:
     try:
         contents = [p.read_bytes() for p in files]
         if not any(b"include" in data for data in contents):
-            key = artefacts.key_of("yara", [*sources, *artefacts.files_digest(files),
+            key = artefacts.key_of("yara", [*sources, *artefacts.files_digest(files, names=False),
                                             *artefacts.stamps(yara)])
     except OSError:
         pass

@@ -263,7 +263,7 @@ def _read_payload(path: Path) -> Any:
         return joblib.load(path)
 
     try:
-        parts = artefacts.files_digest([path]) + [np.__version__]
+        parts = artefacts.files_digest([path], names=False) + [np.__version__]
     except OSError:
         return build()
     return artefacts.cached("model", parts, build, check=lambda value: isinstance(value, dict))

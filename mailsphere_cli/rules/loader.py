@@ -205,11 +205,15 @@ def load_rules(dirs: list[str | Path] | None = None) -> RulePack:
 
     try:
         import re2
-        parts = artefacts.files_digest(files + decision_files) + artefacts.source_of(
+        parts = [p.name for p in files + decision_files] + artefacts.files_digest(
+            files + decision_files, names=False) + artefacts.source_of(
             sys.modules[__name__], decisions, expr) + artefacts.stamps(re2, re2._re2)
     except OSError:
         return build()
-    return artefacts.cached("rulepack", parts, build, check=_usable)
+    pack = artefacts.cached("rulepack", parts, build, check=_usable)
+    # The same files elsewhere (another checkout) make the same pack: only the paths differ.
+    pack.files = [str(p) for p in files + decision_files]
+    return pack
 
 
 def _usable(pack: Any) -> bool:
