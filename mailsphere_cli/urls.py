@@ -101,6 +101,8 @@ def _numeric_ipv4(host: str) -> str | None:
                 values.append(int(part, 10))
         except ValueError:
             return None
+    if min(values) < 0:  # int() reads "-1" and "+1": no address (IPv4Address(-1) raised)
+        return None
     *head, last = values
     if any(v > 255 for v in head) or last >= 256 ** (5 - len(values)):
         return None
@@ -113,6 +115,13 @@ def _numeric_ipv4(host: str) -> str | None:
     return str(ipaddress.IPv4Address(number))
 
 
+# The usual shape of a link, all printable ASCII: http, https or ftp, "://", a host of
+# letters, digits, dots, hyphens, underscores and tildes, maybe ":port", then the path,
+# query and fragment (no blank, no control character). For these urlsplit's result is
+# plain to see: no user part, no brackets, no escapes in the host, nothing it removes.
+_PLAIN_URL = re.compile(r"(?i:(https?|ftp))://([A-Za-z0-9._~-]*)(:[0-9]*)?([/?#][!-~]*)?", re.ASCII)
+
+
 @lru_cache(maxsize=4096)
 def normalise_url(url: str) -> str:
     url = url.strip().strip("\"'<>")
@@ -122,6 +131,25 @@ def normalise_url(url: str) -> str:
         url = "http://" + url
     if url.startswith("//"):
         url = "http:" + url
+    plain = _PLAIN_URL.fullmatch(url) if url.isascii() else None
+    if plain is not None:  # what the general way below gives these, without urlsplit
+        scheme, host, port, rest = plain.groups()
+        host = host.strip(".").lower()
+        if not host:
+            return ""
+        host = _numeric_ipv4(host) or host
+        rest = (rest or "").partition("#")[0]
+        path, mark, query = rest.partition("?")
+        rebuilt = f"{scheme.lower()}://{host}{port or ''}{path or '/'}"
+        if query:
+            rebuilt += "?" + query
+        return rebuilt[:2048]
+    return _normalise_general(url)
+
+
+def _normalise_general(url: str) -> str:
+    """normalise_url past its first steps (trimmed, not a mailto:/tel:... link, www and
+    // completed), through urlsplit: any URL."""
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -251,3 +251,73 @@ def test_link_starts_found_by_find_give_what_finditer_gives():
         assert [m.span() for m in urls_module._links(text)] == \
             [m.span() for m in urls_module._URL_IN_TEXT.finditer(text)], repr(text[:80])
     assert urls_module._link_starts("wwww" * 3000) is None  # too many: the regex finds them
+
+
+def test_documents_share_one_css_engine_and_answer_as_their_own_would():
+    from selectolax.lexbor import LexborHTMLParser
+    from mailsphere_cli.html import HtmlDocument
+    sources = [
+        "<html><head><style>p{}</style></head><body><p class=x>a <a href='http://a.example/'>one</a>"
+        "</p><img src=i.png><font size=1 color=white>tiny</font><form action='http://f.example/'>"
+        "<input type=password name=pw><input name=user></form></body></html>",
+        "<body><div style='color:red'><a href=#>two</a><a>no href</a></div><script>x</script></body>",
+        "<p>no links, <b>bold</b></p>",
+        "<svg><a href='http://svg.example/'>in svg</a></svg><template><img src=t.png></template>",
+    ]
+    queries = ["a[href]", "img", "[style]", "font[size]", "font[color], [style]", "form", "input",
+               "input[type=password], input[type=PASSWORD], input[type=Password]", "p", "*",
+               "script, style, head, noscript, template"]
+    docs = [HtmlDocument(source) for source in sources]
+    plain = [LexborHTMLParser(source) for source in sources]
+    # one engine for every document (selectolax makes one per document on its first query)
+    assert len({id(doc.tree.selector) for doc in docs}) == 1
+    for query in queries:  # queries alternate between documents: nothing carries over
+        for doc, tree in zip(docs, plain):
+            got = doc.tree.css(query)
+            assert [n.html for n in got] == [n.html for n in tree.css(query)], query
+            assert all(n.parser is doc.tree for n in got)
+            first = doc.tree.body.css_first(query) if doc.tree.body else None
+            want = tree.body.css_first(query) if tree.body else None
+            assert (first.html if first else None) == (want.html if want else None), query
+
+
+def _normalise_reference(url: str) -> str:
+    """normalise_url the general way only (urlsplit for every URL)."""
+    from mailsphere_cli.urls import _normalise_general
+    url = url.strip().strip("\"'<>")
+    if not url or url.startswith(("#", "mailto:", "tel:", "cid:", "javascript:", "data:")):
+        return ""
+    if url.lower().startswith("www"):
+        url = "http://" + url
+    if url.startswith("//"):
+        url = "http:" + url
+    return _normalise_general(url)
+
+
+def test_plain_urls_normalise_as_urlsplit_would():
+    import random
+    from mailsphere_cli.urls import _PLAIN_URL, normalise_url
+    pieces = ["http://", "HTTPS://", "ftp://", "hTtP://", "httpſ://", "www.", "WWW.", "//", "a", "B",
+              "1", "0x", "07", ".", "..", "-", "_", "~", ":", "8080", "/", "?", "#", "@", "[", "]",
+              "%41", "%2e", " ", "\t", "\n", "\x01", "\x7f", "é", "ſ", "K", "&", "=", "\\", "'", "<",
+              "mailto:", "javascript:"]
+    rng = random.Random(11)
+    urls = ["http://Example.COM", "https://a.example:8443/x?y=1#z", "http://a.example?q#f",
+            "http://a.example#f?q", "http://./", "http:///p", "HTTP://0xC0A80101/a", "www.a.example",
+            "//cdn.example/x.png", "http://a.example:/p", "http://a.example:80:90/", "http://.a.b./",
+            "ftp://files.example/%20x", "http://a_b~c.example/\\x", "http://u@a.example/",
+            "http://[::1]/", "http://a.example/p?" + "q" * 3000]
+    urls += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 10))) for _ in range(30000)]
+    host_chars = "abcXYZ019.-_~%@[]:é"
+    rest_chars = "".join(map(chr, range(0x21, 0x7f))) + " \té"
+    for _ in range(20000):  # the fast path's shape and its near misses
+        urls.append(rng.choice(["http://", "HTTPS://", "ftp://", "www.", "//", "fTp://", "http:/"])
+                    + "".join(rng.choice(host_chars) for _ in range(rng.randint(0, 12)))
+                    + rng.choice(["", ":", ":80", ":8a"])
+                    + rng.choice(["", "/", "?", "#", "//"])
+                    + "".join(rng.choice(rest_chars) for _ in range(rng.randint(0, 12))))
+    fast = 0
+    for url in urls:
+        assert normalise_url.__wrapped__(url) == _normalise_reference(url), repr(url)
+        fast += _PLAIN_URL.fullmatch(url.strip()) is not None
+    assert fast > 2000  # the fast path was taken, and agreed
