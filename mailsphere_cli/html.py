@@ -87,24 +87,31 @@ class HtmlDocument:
         if self.tree is None:
             return []
         out = []
-        for node in self.tree.css("a[href]")[:2000]:
+        for node in self._links_by_tag["a"][:2000]:  # the nodes of a[href]
             href = (node.attrs.get("href") or "").strip()
             out.append(Anchor(href, node.text(deep=True, separator=" ").strip()))
         return out
 
     @cached_property
-    def urls(self) -> list[str]:
-        if self.tree is None:
-            return []
-        # One query for every kind of link, then grouped by tag in _LINK_ATTRS order
-        # (each group in document order, as separate queries gave them).
+    def _links_by_tag(self) -> dict[str, list]:
+        """The nodes of each tag[attr] of _LINK_ATTRS, in document order, from one query
+        for every kind of link (the anchors are its a[href] group: no second query)."""
+        assert self.tree is not None
         by_tag: dict[str, list] = {tag: [] for tag, _ in _LINK_ATTRS}
         for node in self.tree.css(_LINK_SELECTOR):
             group = by_tag.get(node.tag)
             if group is None:  # a tag name spelt some other way: query tag by tag
-                by_tag = {tag: self.tree.css(f"{tag}[{attr}]") for tag, attr in _LINK_ATTRS}
-                break
+                return {tag: self.tree.css(f"{tag}[{attr}]") for tag, attr in _LINK_ATTRS}
             group.append(node)
+        return by_tag
+
+    @cached_property
+    def urls(self) -> list[str]:
+        if self.tree is None:
+            return []
+        # grouped by tag in _LINK_ATTRS order (each group in document order, as separate
+        # queries gave them)
+        by_tag = self._links_by_tag
         found: list[str] = []
         for tag, attr in _LINK_ATTRS:
             for node in by_tag[tag][:2000]:

@@ -321,3 +321,22 @@ def test_plain_urls_normalise_as_urlsplit_would():
         assert normalise_url.__wrapped__(url) == _normalise_reference(url), repr(url)
         fast += _PLAIN_URL.fullmatch(url.strip()) is not None
     assert fast > 2000  # the fast path was taken, and agreed
+
+
+@pytest.mark.parametrize("source", [
+    "<a href>empty</a><A HREF=' http://a.example/1 '>one</A><a>no href</a><area href=x>",
+    "<svg><a href='http://svg.example/'>s</a><a xlink:href='http://xl.example/'>xl</a></svg>"
+    "<math><a href='m'>m</a></math><template><a href='t'>t</a></template><a href='z'>z</a>",
+    "<img src=a.png><form action=f><a href='http://b.example/'>b <b>bold</b></a></form>",
+    "<p>no links</p>",
+])
+def test_anchors_from_the_link_query_equal_their_own_query(source):
+    from selectolax.lexbor import LexborHTMLParser
+    from mailsphere_cli.html import HtmlDocument
+    doc = HtmlDocument(source)
+    doc.urls  # the link query first, as the rule stage runs it
+    assert [(a.href, a.text) for a in doc.anchors] == \
+        [((n.attrs.get("href") or "").strip(), n.text(deep=True, separator=" ").strip())
+         for n in LexborHTMLParser(source).css("a[href]")]
+    assert [(a.href, a.text) for a in HtmlDocument(source).anchors] == \
+        [(a.href, a.text) for a in doc.anchors]
