@@ -13,6 +13,7 @@ A message that raises, overruns its time budget or kills its worker becomes an
 """
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
 import os
@@ -161,8 +162,16 @@ _SETTINGS: Settings | None = None
 
 
 
+# A worker's young-generation collection every 5000 container allocations instead of
+# 700: nearly everything a message allocates dies with its chunk, and the collector's
+# time per message (thread CPU, corpus, with the pipeline frozen) fell from 0.11 to
+# 0.07 ms (0.17 ms before freezing). Cycles are still collected, a little later.
+_WORKER_GC_THRESHOLD = (5000, 10, 10)
+
+
 def _init_forked() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    gc.set_threshold(*_WORKER_GC_THRESHOLD)
 
 
 def _init_spawned(settings: Settings) -> None:
@@ -170,6 +179,8 @@ def _init_spawned(settings: Settings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _SETTINGS = settings
     _PIPELINE = build_pipeline(settings)
+    gc.freeze()
+    gc.set_threshold(*_WORKER_GC_THRESHOLD)
 
 
 def _crashed(raw: RawMessage, error: str) -> tuple[RawMessage, VerdictView]:
@@ -271,6 +282,10 @@ class Workers:
             _PIPELINE, _SETTINGS = self._pipeline, self.settings  # what the forks inherit
             executor = ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"),
                                            initializer=_init_forked)
+            # The pipeline's objects (rules, model, YARA: ~50,000 containers) leave the
+            # collector's care: a full collection no longer walks them, in the workers or
+            # here, nor writes to their pages, which the forks keep sharing.
+            gc.freeze()
             with self.fork_lock:
                 executor.submit(int)  # forks every worker now, while no other thread writes
             return executor

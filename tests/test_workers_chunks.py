@@ -41,3 +41,22 @@ def test_the_pool_with_small_chunk_and_window_bounds_returns_every_message_once(
         pool.close()
     assert sorted(raw.origin for raw, _ in results) == sorted(m.origin for m in messages)
     assert all(view.id == raw.id and view.action.value == "deliver" for raw, view in results)
+
+
+def _collector_state() -> tuple[tuple[int, int, int], int]:
+    import gc
+    return gc.get_threshold(), gc.get_freeze_count()
+
+
+def test_forked_workers_keep_the_pipeline_out_of_the_collector(tmp_path):
+    """The pipeline built before the fork is frozen (no full collection walks it again, in
+    a worker or here) and workers collect their young objects less often."""
+    pool = Workers(Settings(config=load_config(None), rules_dirs=(MINIPACK,), offline=True,
+                            skip=("classifier",), data_dir=str(tmp_path)), workers=2)
+    try:
+        pool.start()
+        threshold, frozen = pool._executor.submit(_collector_state).result()
+    finally:
+        pool.close()
+    assert threshold == workers_module._WORKER_GC_THRESHOLD
+    assert frozen > 1000
