@@ -610,23 +610,57 @@ class ParsedMessage:
 
     def _leaf(self, node: Message, path: str, depth: int) -> MimePart:
         defects = [type(d).__name__ for d in getattr(node, "defects", [])]
-        declared = next((v for k, v in node._headers if k.lower() == "content-type"), None)
+        # The Content-* fields in one pass over the part's headers. An ASCII str value is
+        # what node.get() returns for it (compat32 wraps only values with 8-bit bytes);
+        # anything else is asked of the email package as before.
+        declared = cte_value = disposition_value = None
+        named = False  # a field that may name a file (what _filenames looks for first)
+        for key, value in node._headers:
+            key = key.lower()
+            if not key.startswith("content-"):
+                continue
+            if key == "content-type":
+                if declared is None:
+                    declared = value
+            elif key == "content-transfer-encoding":
+                if cte_value is None:
+                    cte_value = value
+            elif key == "content-disposition":
+                named = True
+                if disposition_value is None:
+                    disposition_value = value
+            if not named and "name" in str(value).lower():
+                named = True
         if declared.__class__ is str and len(declared) <= 1000:
             ctype, charset = _content_type_facts(declared)
         else:
             ctype, charset = _content_facts(node)
-        cte = str(node.get("Content-Transfer-Encoding", "") or "").strip().lower()
-        raw = node.get_payload()
-        if not isinstance(raw, str):
-            raw = ""
-        try:
-            raw_bytes = raw.encode("ascii", "surrogateescape")
-        except UnicodeEncodeError:  # 8-bit text the parser already decoded with replacement
-            raw_bytes = raw.encode("utf-8", "surrogateescape")
+        if cte_value is None:
+            cte = ""
+        elif cte_value.__class__ is str and cte_value.isascii():
+            cte = cte_value.strip().lower()
+        else:
+            cte = str(node.get("Content-Transfer-Encoding", "") or "").strip().lower()
+        raw = node._payload
+        if raw.__class__ is str and raw.isascii():  # what get_payload() returns for it
+            raw_bytes = raw.encode("ascii")
+        else:
+            raw = node.get_payload()
+            if not isinstance(raw, str):
+                raw = ""
+            try:
+                raw_bytes = raw.encode("ascii", "surrogateescape")
+            except UnicodeEncodeError:  # 8-bit text the parser already decoded with replacement
+                raw_bytes = raw.encode("utf-8", "surrogateescape")
         payload = _transfer_decode(raw_bytes, cte, defects, self.limits.max_size)
-        disposition = (node.get_content_disposition() or "") if hasattr(
-            node, "get_content_disposition") else ""
-        return MimePart(path=path, content_type=ctype, filenames=_filenames(node),
+        if disposition_value is None:
+            disposition = ""
+        elif disposition_value.__class__ is str and disposition_value.isascii():
+            disposition = disposition_value.partition(";")[0].strip().lower()
+        else:
+            disposition = node.get_content_disposition() or ""
+        return MimePart(path=path, content_type=ctype,
+                        filenames=_filenames(node) if named else (),
                         disposition=disposition, charset=charset, cte=cte, payload=payload,
                         raw_payload=raw_bytes, depth=depth, defects=defects)
 

@@ -204,3 +204,43 @@ def test_same_tree_on_generated_multipart_text(lines, final_break):
     text = "Content-Type: multipart/mixed; boundary=o\n\n" + "\n".join(lines)
     raw = (text + ("\n" if final_break else "")).encode()
     assert _shape(parse_bytes(raw)) == _shape(_STANDARD.parsebytes(raw))
+
+
+_PART_CASES = CASES + [
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; name=\"a.txt\"\n"
+    b"CONTENT-TRANSFER-ENCODING:  Base64 \nContent-Disposition: ATTACHMENT ; filename=\"b.txt\"\n\n"
+    b"aGVsbG8=\n--b\nContent-Disposition: inline; filename=\"caf\xc3\xa9.txt\"\n"
+    b"Content-Transfer-Encoding: quoted-printable\xff\n\ncaf=C3=A9 \xe9\n--b\n"
+    b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: 8bit\n"
+    b"Content-Disposition: \n\n\xff\xfe raw bytes\n--b\nContent-Type: text/html; charset=koi8-r\n"
+    b"Content-Type: text/plain\nContent-Disposition: inline\nContent-Disposition: attachment\n\n"
+    b"<p>\xd0\xd2\xc9\xd7\xc5\xd4</p>\n--b\nX-Name: not a content field\n\nplain\n--b--\n",
+]
+
+
+def _node_at(root: Message, path: str) -> Message:
+    node = root
+    for index in path.split(".")[1:]:
+        node = node.get_payload()[int(index) - 1]
+    return node
+
+
+@pytest.mark.parametrize("raw", _PART_CASES)
+def test_part_fields_are_what_the_email_package_reads(raw):
+    """MimePart fields read from the part's headers directly equal the email
+    package's own readings (node.get, get_content_disposition, get_payload)."""
+    from mailsphere_cli.message import ParsedMessage, _filenames
+
+    msg = ParsedMessage(raw)
+    for part in msg.parts:
+        node = _node_at(msg._msg, part.path)
+        assert part.cte == str(node.get("Content-Transfer-Encoding", "") or "").strip().lower()
+        assert part.disposition == (node.get_content_disposition() or "")
+        assert part.filenames == _filenames(node)
+        payload = node.get_payload()
+        payload = payload if isinstance(payload, str) else ""
+        try:
+            expected = payload.encode("ascii", "surrogateescape")
+        except UnicodeEncodeError:
+            expected = payload.encode("utf-8", "surrogateescape")
+        assert part.raw_payload == expected
