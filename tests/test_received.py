@@ -332,3 +332,34 @@ def test_dates_read_in_one_match_equal_the_general_reading(monkeypatch):
     monkeypatch.setattr(received, "_DATE_TAIL", re.compile(r"(?!)"))  # the general reading only
     assert fast == [received._parse_date(tail) for tail in tails]
     assert sum(stamp is not None for stamp in fast) > 500
+
+
+def test_dotted_quads_read_as_ipaddress_reads_them():
+    """The dotted-quad shortcut of _read_ip gives what ipaddress gives (leading zeros,
+    octets over 255, other digits than ASCII ones, blanks, IPv6 forms)."""
+    import ipaddress
+    import random
+
+    from mailsphere_cli.perimeter import received
+
+    def reference(candidate: str) -> str:
+        candidate = candidate.strip()
+        if candidate.lower().startswith("ipv6:"):
+            candidate = candidate[5:]
+        try:
+            addr = ipaddress.ip_address(candidate)
+        except ValueError:
+            return ""
+        if addr.version == 6 and addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(addr)
+
+    octets = ["0", "00", "1", "01", "9", "10", "99", "100", "199", "255", "256", "300", "999",
+              "1000", "012", " ", "", "a", "-1", "\u0663", "1\u0663", "\uff11", "+1"]
+    rng = random.Random(4)
+    candidates = ["::ffff:1.2.3.4", "IPv6:::1", "1.2.3.4 ", "\t10.0.0.1"]
+    for _ in range(20000):
+        candidate = ".".join(rng.choice(octets) for _ in range(rng.choice([3, 4, 4, 4, 5])))
+        candidates.append(f" {candidate}\t" if rng.random() < 0.1 else candidate)
+    for candidate in candidates:
+        assert received._read_ip(candidate) == reference(candidate), repr(candidate)

@@ -152,8 +152,15 @@ def _clean_ip_cached(candidate: str) -> str:
     return _read_ip(candidate)
 
 
+_DOTTED_QUAD = re.compile(r"(?:0|[1-9][0-9]{0,2})(?:\.(?:0|[1-9][0-9]{0,2})){3}")
+
+
 def _read_ip(candidate: str) -> str:
     candidate = candidate.strip()
+    # A dotted quad without leading zeros is its own normal form (ipaddress refuses
+    # leading zeros): only its octets' range is left to check.
+    if _DOTTED_QUAD.fullmatch(candidate):
+        return candidate if max(map(int, candidate.split("."))) <= 255 else ""
     if candidate.lower().startswith("ipv6:"):
         candidate = candidate[5:]
     try:
