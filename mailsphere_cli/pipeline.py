@@ -88,10 +88,12 @@ class Pipeline:
     def run_stage(self, name: str, stage: ModuleType | str, ctx: Context) -> None:
         """One stage over one message: skipped with its reason, or run and timed; a stage
         that raises becomes an error of this message, not of the run."""
-        reason = self._why_not(name, stage, ctx)
-        if reason:
-            ctx.skip(name, reason)
-            return
+        # _why_not has nothing to say unless one of these holds (most messages: none)
+        if self.skip or ctx.forced or ctx.listed or stage.__class__ is str:
+            reason = self._why_not(name, stage, ctx)
+            if reason:
+                ctx.skip(name, reason)
+                return
         began = time.perf_counter()
         try:
             stage.run(ctx.msg, ctx)  # type: ignore[union-attr]
