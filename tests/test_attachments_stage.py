@@ -256,3 +256,25 @@ def test_every_finding_rule_exists_in_the_rule_data():
     import re
     used = set(re.findall(r"\"((?:ATTACH|OFFICE|PDF|HTML|ONENOTE)_[A-Z_]+)\"", source))
     assert used <= ids, used - ids
+
+
+def test_case_blind_searches_find_what_the_lowercased_bytes_hold():
+    """The base64 markers are searched with re.I on the bytes themselves instead of in a
+    lowercased copy: the same matches, non-ASCII bytes included (re.I on bytes folds
+    ASCII letters alone, as bytes.lower() does)."""
+    import random
+    import re
+
+    from mailsphere_cli.attachments import extract
+
+    lowered_cte = re.compile(rb"\ncontent-transfer-encoding:[ \t]*base64")
+    pieces = [b"\n", b"content-transfer-encoding:", b"CONTENT-Transfer-Encoding:", b" ", b"\t",
+              b"base64", b"BASE64", b"BaSe64", b";base64,", b";BASE64,", b"x", b"\xc4\xb0", b"\xff",
+              b"K", b"\xe2\x84\xaa", b"\r\n"]
+    rng = random.Random(2)
+    for _ in range(20000):
+        raw = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 20)))
+        limit = rng.choice([16, 64, 1000])
+        assert len(extract._CTE_BASE64.findall(raw, 0, limit)) == \
+            len(lowered_cte.findall(raw[:limit].lower()))
+        assert (extract._BASE64_MARK.search(raw) is None) == (b";base64," not in raw.lower())

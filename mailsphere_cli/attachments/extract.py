@@ -125,8 +125,13 @@ _DATA_URI = re.compile(rb"data:([a-z0-9.+\-]+/[a-z0-9.+\-]+)?((?:;[a-z0-9.+\-]+=
                        rb"([A-Za-z0-9+/=\s]{16,})", re.I)
 
 
+# What every data: URI match contains, in any case (re.I on bytes folds ASCII letters
+# alone, as bytes.lower() does, without a lowercased copy of the whole text).
+_BASE64_MARK = re.compile(rb";base64,", re.I)
+
+
 def _data_uris(html: bytes, where: str) -> list[FoundObject]:
-    if b";base64," not in html.lower():  # what every match contains, in any case
+    if _BASE64_MARK.search(html) is None:
         return []
     found = []
     for index, match in enumerate(_DATA_URI.finditer(html)):
@@ -178,8 +183,9 @@ def _tnef_members(container: FoundObject) -> list[FoundObject]:
 # --- raw fallback ---------------------------------------------------------------
 
 _B64_BLOCK = re.compile(rb"(?:^[A-Za-z0-9+/]{40,100}={0,2}\r?\n){4,}", re.M)
-# Matched on lowercased bytes: a literal prefix lets `re` skip ahead fast.
-_CTE_BASE64 = re.compile(rb"\ncontent-transfer-encoding:[ \t]*base64")
+# re.I on bytes: the matches of the pattern in the lowercased bytes, without the copy
+# (its literal "\n" still lets `re` skip ahead fast).
+_CTE_BASE64 = re.compile(rb"\ncontent-transfer-encoding:[ \t]*base64", re.I)
 _SUSPICIOUS_DEFECTS = ("Boundary", "Multipart", "base64", "Invariant", "Missing", "Misplaced")
 
 
@@ -191,7 +197,7 @@ def mime_is_suspicious(msg: Any) -> bool:
     if any(any(word in d for word in _SUSPICIOUS_DEFECTS) for d in defects):
         return True
     raw = getattr(msg, "raw", b"") or b""
-    declared = len(_CTE_BASE64.findall(raw[:MAX_TEXT_SCAN * 4].lower()))
+    declared = len(_CTE_BASE64.findall(raw, 0, MAX_TEXT_SCAN * 4))
     decoded = sum(1 for p in getattr(msg, "parts", []) if p.cte == "base64")
     return declared > decoded
 
