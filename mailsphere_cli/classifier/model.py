@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # not here: scoring needs only numpy, and importing them cost every scan ~1.5 s of
 # start-up.
 
-from mailsphere_cli.classifier.features import FEATURE_VERSION
+from mailsphere_cli.classifier.features import FEATURE_VERSION, MAX_TOKENS
 
 FORMAT = "mailsphere-linear"
 FORMAT_VERSION = 1
@@ -62,6 +62,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the installation
     _fast_murmur = None
 
+_BUCKET_MASK = N_FEATURES - 1
 _BUCKETS: dict[str, int] = {}
 _BUCKET_CACHE_LIMIT = 300_000
 
@@ -81,8 +82,10 @@ def _utf8_clean(tokens: list[str]) -> bool:
 def bucket_array(tokens: list[str]) -> np.ndarray:
     """The hash bucket of every token (repeats included), as int64."""
     if _fast_murmur is not None and _utf8_clean(tokens):
-        hashes = np.fromiter(map(_fast_murmur, tokens), dtype=np.int64, count=len(tokens))
-        return np.abs(hashes) % N_FEATURES
+        buckets = np.fromiter(map(_fast_murmur, tokens), dtype=np.int64, count=len(tokens))
+        np.abs(buckets, out=buckets)
+        buckets &= _BUCKET_MASK  # the same as % N_FEATURES for these non-negative numbers
+        return buckets
     # Words repeat from message to message, so their buckets are remembered per
     # worker (bounded: dropped and refilled past the limit); only tokens not seen
     # before are hashed.
@@ -96,6 +99,11 @@ def bucket_array(tokens: list[str]) -> np.ndarray:
     return np.fromiter(map(_BUCKETS.__getitem__, tokens), dtype=np.int64, count=len(tokens))
 
 
+# log1p of every count a bucket can reach in one message's row (tokens_of gives at
+# most 2 * MAX_TOKENS tokens), looked up instead of computed per message.
+_LOG1P = np.log1p(np.arange(2 * MAX_TOKENS + 2, dtype=np.float64))
+
+
 def hashed_row(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """One message as (bucket indices, values): the numbers `vectorise` gives its row
     (indices sorted, one per bucket), without building sparse matrices. This is the
@@ -107,10 +115,12 @@ def hashed_row(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
     starts = np.empty(size + 1, dtype=bool)
     starts[0] = starts[size] = True
     np.not_equal(buckets[1:], buckets[:-1], out=starts[1:size])
-    edges = np.flatnonzero(starts)
-    values = np.log1p((edges[1:] - edges[:-1]).astype(np.float64))
+    edges = starts.nonzero()[0]
+    counts = np.diff(edges)
+    values = _LOG1P[counts] if size < _LOG1P.size else np.log1p(counts.astype(np.float64))
     norm = math.sqrt(float(values @ values)) or 1.0
-    return buckets[edges[:-1]], values / norm
+    values /= norm
+    return buckets[edges[:-1]], values
 
 
 def vectorise(token_lists: Iterable[list[str]]) -> "sparse.csr_matrix":
@@ -138,6 +148,15 @@ class LinearModel:
     weights: np.ndarray  # float32, one per hash bucket
     bias: float
     card: dict[str, Any] = field(default_factory=dict)
+    # (the float32 weights it was made from, the same weights as float64): scoring
+    # reads float64, converted once per model instead of per message.
+    _wide: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False,
+                                                         compare=False)
+
+    def wide_weights(self) -> np.ndarray:
+        if self._wide is None or self._wide[0] is not self.weights:
+            self._wide = (self.weights, self.weights.astype(np.float64))
+        return self._wide[1]
 
     def decision(self, matrix: sparse.csr_matrix) -> np.ndarray:
         return matrix @ self.weights.astype(np.float64) + self.bias
@@ -147,7 +166,8 @@ class LinearModel:
 
     def probability(self, tokens: list[str]) -> float:
         indices, values = hashed_row(tokens)
-        score = float(values @ self.weights[indices].astype(np.float64)) + self.bias
+        # float32 -> float64 is exact: the same numbers as converting the picked weights.
+        score = float(values @ self.wide_weights()[indices]) + self.bias
         # math, not numpy, for one number: numpy's per-call overhead was most of it.
         return 1.0 / (1.0 + math.exp(-min(40.0, max(-40.0, score))))
 
