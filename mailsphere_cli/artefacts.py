@@ -188,3 +188,23 @@ def cached(kind: str, parts: Iterable[bytes | str], build: Callable[[], T],
         return value
     write(kind, key, data)
     return value
+
+
+def parsed_toml(path: Path | str, universal_newlines: bool = True) -> dict:
+    """tomllib's parse of a data file read at every start (brands, DNSBL zones, the
+    attachment policy: ~25 ms of CPU together), from the cache when the same bytes were
+    parsed before. `universal_newlines` reads the file as `Path.read_text` does (CR LF
+    and CR become LF), else as `tomllib.load` on a binary file does. Errors are
+    tomllib's (or UnicodeDecodeError's), raised when the file is parsed."""
+    import tomllib
+    raw = Path(path).read_bytes()
+
+    def build() -> dict:
+        text = raw.decode("utf-8")
+        if universal_newlines:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return tomllib.loads(text)
+
+    return cached("toml", [hashlib.sha256(raw).digest(), str(universal_newlines)], build,
+                  check=lambda value: isinstance(value, dict))
+

@@ -260,3 +260,26 @@ def test_scan_verdicts_same_with_cold_damaged_and_warm_cache(cli, cache: Path):
         damage(entry, "flip")
     assert verdicts() == cold
     assert verdicts() == cold
+
+
+@pytest.mark.parametrize("universal", [True, False])
+def test_parsed_toml_equals_tomllib_and_bad_files_fail_every_time(cache: Path, tmp_path: Path,
+                                                                  universal: bool):
+    import tomllib
+    path = tmp_path / "data.toml"
+    lone_cr = b"\rz" if universal else b""  # a lone CR: a line end only when read as text
+    path.write_bytes(b'a = 1\r\nb = """x\r\ny' + lone_cr + b'"""\n[t]\nc = ["d"]\n')
+    expected = tomllib.loads(path.read_text("utf-8")) if universal else \
+        tomllib.load(path.open("rb"))
+    for _ in range(2):  # built, then from the cache
+        assert artefacts.parsed_toml(path, universal_newlines=universal) == expected
+    (entry,) = entries(cache, "toml")
+    damage(entry, "flip")
+    assert artefacts.parsed_toml(path, universal_newlines=universal) == expected
+    path.write_bytes(b"a = = 1\n")
+    for _ in range(2):
+        with pytest.raises(tomllib.TOMLDecodeError):
+            artefacts.parsed_toml(path, universal_newlines=universal)
+    path.write_bytes(b"a = '\xff'\n")
+    with pytest.raises(UnicodeDecodeError):
+        artefacts.parsed_toml(path, universal_newlines=universal)

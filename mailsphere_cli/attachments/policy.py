@@ -6,12 +6,12 @@ org that needs ISO images can allow them without copying the whole list.
 """
 from __future__ import annotations
 
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mailsphere_cli import artefacts
 from mailsphere_cli.attachments.filetype import (
     EXPECTED_BY_EXTENSION, FileType, extension_of)
 from mailsphere_cli.paths import shipped
@@ -160,8 +160,7 @@ def _apply(policy: Policy, table: dict[str, Any]) -> Policy:
 def load_policy(path: str | Path | None = None) -> Policy:
     """Read the `[policy]` table of the attachment rules file."""
     source = Path(path) if path else DEFAULT_RULES_FILE
-    with open(source, "rb") as handle:
-        data = tomllib.load(handle)
+    data = artefacts.parsed_toml(source, universal_newlines=False)
     table = data.get("policy", {})
     unknown_limits = set(table.get("limits", {})) - set(Limits.__dataclass_fields__)
     if unknown_limits:

@@ -12,12 +12,12 @@ never listings.
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
+from mailsphere_cli import artefacts
 from mailsphere_cli.perimeter.dmarc import org_domain
 from mailsphere_cli.perimeter.dns import OK, TEMPERROR, Answer, reverse_name
 from mailsphere_cli.perimeter.received import is_illegal, is_private
@@ -76,7 +76,7 @@ def load_zones(paths: Iterable[Path | str] = (DEFAULT_FILE,)) -> list[Zone]:
         path = Path(path)
         if not path.is_file():
             continue
-        data = tomllib.loads(path.read_text("utf-8"))
+        data = artefacts.parsed_toml(path)
         for entry in data.get("zone", []):
             codes = tuple(Code(rule=c["rule"], match=c.get("match", ""), mask=int(c.get("mask", 0)))
                           for c in entry.get("code", []))

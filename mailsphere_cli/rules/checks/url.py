@@ -8,12 +8,12 @@ parser already puts on those lists.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from mailsphere_cli import artefacts
 from mailsphere_cli.rules.checks import check
 from mailsphere_cli.rules.checks.features import MAX_URLS, hosts, links, own_domains, path_query
 from mailsphere_cli.urls import is_ip, normalise_url, url_host, url_host_unicode
@@ -51,7 +51,7 @@ def brands() -> tuple[Brand, ...]:
     path = data_dir() / "brands.toml"
     if not path.is_file():
         return ()
-    data = tomllib.loads(path.read_text("utf-8"))
+    data = artefacts.parsed_toml(path)
     out = []
     for name, entry in sorted((data.get("brand") or {}).items()):
         domains = frozenset(d.lower() for d in entry.get("domains", []))
