@@ -626,3 +626,59 @@ def test_capital_letter_count_matches_a_walk_over_the_letters():
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60)))
         ascii_letters = [c for c in text if c.isascii() and c.isalpha()]
         assert content._caps.__wrapped__(text) == (sum(c.isupper() for c in ascii_letters), len(ascii_letters))
+
+
+def test_quoted_line_count_and_count_upto_match_their_plain_forms():
+    """quoted_reply_text counts the lines starting with ">" from the line breaks in front
+    of ">" (every str.splitlines boundary, "\\r\\n" once); count_upto stops at the limit."""
+    from types import SimpleNamespace
+
+    from mailsphere_cli.rules.checks import count_upto, ham
+
+    rng = random.Random(16)
+    alphabet = [">", "> ", "a", " ", "\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85",
+                "\u2028", "\u2029", "On Mon, Bob wrote:\n", "\u00e9"]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
+        quoted = sum(1 for line in text.splitlines() if line.startswith(">"))
+        for minimum in (0, 1, 3):
+            found = ham.quoted_reply_text(SimpleNamespace(text=text), None, minimum)
+            expected = f"{quoted} quoted lines with an attribution" \
+                if quoted >= minimum and ham._ATTRIBUTION.search(text) else ""
+            assert found == expected, repr(text)
+        for limit in (-1, 0, 1, 3, 50):
+            assert count_upto(re.compile("a"), text, limit) == min(max(limit, 0), text.count("a"))
+
+
+def test_shortcuts_before_case_insensitive_and_shape_regexes_change_no_answer():
+    """Lowercased ASCII text searched without re.I (sign-in paths, hidden and tiny
+    styles), the last-letter test before the IP shape, the name endings before the
+    big-provider pattern and the character sets before the invisible-character scan
+    give what the regexes alone give, on generated strings."""
+    from types import SimpleNamespace
+
+    from mailsphere_cli.rules.checks import content, history, html, url
+
+    rng = random.Random(17)
+    words = ["LogIn", "log-on", "SIGN-IN", "Verify", "webscr", "Password", "unlock", "display", ":",
+             " ", "none", "NONE", "Visibility:Hidden", "font-size:0", "FONT-SIZE: 1px", ";", "\n",
+             "height:1px;overflow:hidden", "opacity:0", "x", "/", "?", "\u017f", "\u212a", "\u0131",
+             "hotmail", "Yahoo", ".com", ".net", ".ru", ".", "mail.ru", "1", "::", "a", "g", "\u00ad",
+             "\u200b", "\ufeff", "\u0430", "\u00e9"]
+    for _ in range(20000):
+        text = "".join(rng.choice(words) for _ in range(rng.randrange(0, 10)))
+        searched = text.lower() if text.isascii() else text
+        assert bool(url._LOGIN_PATH.search(text)) == bool(
+            (url._LOGIN_PATH_LOWER if text.isascii() else url._LOGIN_PATH).search(searched))
+        for pattern, lower in ((html._HIDDEN_STYLE_ANY, html._HIDDEN_STYLE_ANY_LOWER),
+                               (html._TINY_STYLE_ANY, html._TINY_STYLE_ANY_LOWER)):
+            assert html._any_style(pattern, lower, text) == bool(pattern.search(text)), text
+        host = text.lower()
+        assert url.looks_ip(host) == (bool(url._IP_SHAPED.fullmatch(host)) and url.is_ip(host)), host
+        helo = host.rstrip(".")
+        assert (helo.endswith(history._PROVIDER_ENDS) and history._BIG_PROVIDER.search(helo) is not None) \
+            == (history._BIG_PROVIDER.search(helo) is not None), helo
+        msg = SimpleNamespace(body=text)
+        expected = len(content._INVISIBLE.findall(text))
+        found = content.body_invisible_chars(msg, None, 1)
+        assert (f"{expected} invisible" in found) if expected else found == "", text

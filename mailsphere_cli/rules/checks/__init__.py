@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+from itertools import islice
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -97,14 +98,9 @@ def per_message(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def count_upto(pattern: Any, text: str, limit: int) -> int:
     """How many times `pattern` occurs in `text`, counting no further than `limit`
     (checks that only ask "fewer than N?" need not scan the rest)."""
-    found = 0
     if limit <= 0:
         return 0
-    for _ in pattern.finditer(text):
-        found += 1
-        if found >= limit:
-            break
-    return found
+    return len(list(islice(pattern.finditer(text), limit)))  # iterated in C
 
 
 _kinds_seen: dict[int, tuple[list[dict], int, list[str] | None]] = {}

@@ -13,6 +13,7 @@ from mailsphere_cli.rules.checks.features import body_chars_from_u0370
 
 MAX_CHARS = 50_000
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e]")
+_INVISIBLE_HIGH = frozenset("\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e")
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _BIDI_CHARS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F]))
 _WORDS = re.compile(r"[^\W\d_]+")
@@ -61,7 +62,9 @@ def body_caps_ratio(msg: Any, ctx: Any, ratio: float, minimum: int = 200) -> str
 def body_invisible_chars(msg: Any, ctx: Any, minimum: int = 3) -> str:
     """Zero-width and soft-hyphen characters splitting words, invisible to readers."""
     body = _body(msg)
-    found = [] if body.isascii() else _INVISIBLE.findall(body)
+    # all but the soft hyphen are above U+0370: the body's characters from there up tell
+    found = [] if body.isascii() or (body_chars_from_u0370(msg).isdisjoint(_INVISIBLE_HIGH)
+                                     and "\u00ad" not in body) else _INVISIBLE.findall(body)
     return f"{len(found)} invisible characters (U+{ord(found[0]):04X}...)" if len(found) >= minimum else ""
 
 

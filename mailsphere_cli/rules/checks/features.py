@@ -135,18 +135,16 @@ def _host(url: str) -> str:
     """url_host(url); for the usual ASCII http(s) link read from the text between
     "//" and the first / ? or #, which is the netloc urlsplit would find (it only
     differs on tabs and line breaks, which it deletes first, and on brackets)."""
-    if url.isascii() and url.startswith(_WEB) and "\t" not in url and "\r" not in url \
-            and "\n" not in url:
-        start = 7 if url[4] == ":" else 8
-        end = _NETLOC_END.search(url, start)
-        netloc = url[start:end.start()] if end else url[start:]
-        if "[" not in netloc and "]" not in netloc:
-            return netloc.rpartition("@")[2].partition(":")[0].lower()
+    if url.isascii():
+        found = _WEB_NETLOC.fullmatch(url)
+        if found is not None:
+            return found.group(1).rpartition("@")[2].partition(":")[0].lower()
     return url_host(url)
 
 
-_WEB = ("http://", "https://")
-_NETLOC_END = re.compile(r"[/?#]")
+# An http(s) link without tab or line break, whose netloc (up to the first / ? or #)
+# holds no bracket: its netloc in one match.
+_WEB_NETLOC = re.compile(r"https?://([^/?#\[\]\t\r\n]*)(?:[/?#][^\t\r\n]*)?")
 
 
 @lru_cache(maxsize=16384)

@@ -18,6 +18,9 @@ _REPLY_SUBJECT = re.compile(r"\s*(?:re|aw|sv|antw|vs|odp|r)\s*(?:\[\d+\])?\s*:",
 _ATTRIBUTION = re.compile(r"(?im)^(?:on .{5,200}wrote:|.{3,120} wrote:|"
                           r"-----original message-----|quoting )")
 _REF_HOST = re.compile(r"<[^<>\s@]+@([^<>\s]+)>")
+# each line boundary of str.splitlines followed by ">" (the last three are not ASCII)
+_BREAKS_QUOTED = tuple(f"{sep}>" for sep in "\n\r\x0b\x0c\x1c\x1d\x1e")
+_BREAKS_QUOTED_UNICODE = _BREAKS_QUOTED + tuple(f"{sep}>" for sep in "\x85\u2028\u2029")
 
 
 def _references(msg: Any) -> str:
@@ -60,7 +63,10 @@ def quoted_reply_text(msg: Any, ctx: Any, minimum: int = 3) -> str:
     text = msg.text[:30000]
     if minimum > 0 and ">" not in text:
         return ""  # no line can start with ">"
-    quoted = sum(1 for line in text.splitlines() if line.startswith(">"))
+    # lines starting with ">": the first line, and every ">" right after a line break
+    # (str.splitlines' boundaries; "\r\n" is one, and its "\r" is followed by "\n")
+    quoted = text.startswith(">") + sum(map(text.count, _BREAKS_QUOTED if text.isascii()
+                                            else _BREAKS_QUOTED_UNICODE))
     if quoted >= minimum and _ATTRIBUTION.search(text):
         return f"{quoted} quoted lines with an attribution"
     return ""

@@ -22,6 +22,10 @@ _BIG_PROVIDER = re.compile(r"(?:^|\.)(hotmail|yahoo|aol|msn|gmail|google|outlook
                            r"\.(?:com|net|ru)$")
 
 
+# how a name _BIG_PROVIDER matches ends ($ also matches before a final line break)
+_PROVIDER_ENDS = (".com", ".net", ".ru", ".com\n", ".net\n", ".ru\n")
+
+
 def reference_clock(msg: Any, ctx: Any) -> tuple[datetime | None, str]:
     """(the message's own "now", where it came from)."""
     relays = ctx.relays or []
@@ -98,7 +102,7 @@ def received_helo_claims_provider(msg: Any, ctx: Any) -> str:
         return ""
     hop = ctx.relays[ctx.handover]
     helo = (hop.helo or "").lower().rstrip(".")
-    big = _BIG_PROVIDER.search(helo)
+    big = _BIG_PROVIDER.search(helo) if helo.endswith(_PROVIDER_ENDS) else None
     if not big or hop.rdns is None:
         return ""
     name = big.group(1)

@@ -18,6 +18,19 @@ _BACKGROUND = re.compile(r"background(?:-color)?\s*:\s*([#\w]+)", re.I)
 # then also match at each line's end. Whatever matches one style matches there.
 _HIDDEN_STYLE_ANY = re.compile(_HIDDEN_STYLE.pattern, re.I | re.M)
 _TINY_STYLE_ANY = re.compile(_TINY_STYLE.pattern, re.I | re.M)
+# The same without re.I, for ASCII text lowercased first (re then skips ahead to the
+# characters a match can start with instead of trying every branch at every character)
+_HIDDEN_STYLE_ANY_LOWER = re.compile(_HIDDEN_STYLE.pattern, re.M)
+_TINY_STYLE_ANY_LOWER = re.compile(_TINY_STYLE.pattern, re.M)
+
+
+def _any_style(pattern: re.Pattern[str], lower: re.Pattern[str], styles: str) -> bool:
+    """Whether `pattern` (re.I) matches anywhere in `styles`."""
+    if styles.isascii():
+        return lower.search(styles.lower()) is not None
+    return pattern.search(styles) is not None
+
+
 _WHITE = {"#fff", "#ffffff", "white", "#fefefe", "#fdfdfd", "#fcfcfc"}
 
 
@@ -65,7 +78,7 @@ def html_hidden_text(msg: Any, ctx: Any, minimum: int = 20) -> str:
     tree = _tree(msg)
     if tree is None:
         return ""
-    if not _HIDDEN_STYLE_ANY.search(_styles_text(msg)):
+    if not _any_style(_HIDDEN_STYLE_ANY, _HIDDEN_STYLE_ANY_LOWER, _styles_text(msg)):
         return ""
     for node, style in _styled(msg):
         if _HIDDEN_STYLE.search(style):
@@ -82,7 +95,7 @@ def html_tiny_text(msg: Any, ctx: Any, minimum: int = 20) -> str:
     tree = _tree(msg)
     if tree is None:
         return ""
-    if _TINY_STYLE_ANY.search(_styles_text(msg)):
+    if _any_style(_TINY_STYLE_ANY, _TINY_STYLE_ANY_LOWER, _styles_text(msg)):
         for node, style in _styled(msg):
             if not _TINY_STYLE.search(style):
                 continue

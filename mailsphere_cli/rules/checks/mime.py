@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -292,8 +293,14 @@ def _charsets(msg: Any) -> tuple[list[tuple[Any, str]], str]:
     return parts, (msg.raw_header("Subject") or "").lower()
 
 
+@lru_cache(maxsize=256)
+def _lowered(charsets: tuple[str, ...]) -> dict[str, None]:
+    """A rule's charsets lowercased, in their order (a dict: looked up and walked)."""
+    return dict.fromkeys(c.lower() for c in charsets)
+
+
 def _charset_used(seen: tuple[list[tuple[Any, str]], str], charsets: list[str]) -> str:
-    wanted = {c.lower() for c in charsets}
+    wanted = _lowered(tuple(charsets))
     parts, subject = seen
     for part, charset in parts:
         if charset in wanted:

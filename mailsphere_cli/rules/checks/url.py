@@ -69,7 +69,10 @@ _IP_SHAPED = re.compile(r"[\d.]+|[0-9a-f:.]*:[0-9a-f:.]*")
 
 
 def looks_ip(host: str) -> bool:
-    """is_ip, with a cheap shape test first: most hosts are names."""
+    """is_ip, with a cheap shape test first: most hosts are names (a last letter past
+    "f", as in a top-level domain, ends no address shape)."""
+    if host and host[-1] > "f" and host[-1] <= "z":
+        return False
     return bool(_IP_SHAPED.fullmatch(host)) and is_ip(host)
 
 
@@ -474,6 +477,9 @@ def url_count(msg: Any, ctx: Any, count: int) -> str:
 
 _LOGIN_PATH = re.compile(r"log-?in|log-?on|sign-?in|signon|verif|confirm|webscr|banking|password|"
                          r"unlock", re.I)
+# _LOGIN_PATH for ASCII text lowercased first: the same matches, and re skips ahead to the
+# letters a word can start with (with re.I it tries every word at every character)
+_LOGIN_PATH_LOWER = re.compile(_LOGIN_PATH.pattern)
 _LOGIN_HOST = re.compile(r"secure|account|update|log-?in|sign-?in|verif|banking|webscr|confirm", re.I)
 
 
@@ -495,7 +501,8 @@ def url_login_non_brand(msg: Any, ctx: Any) -> str:
             continue
         if not login_host:
             path, query = path_query(url)  # cannot raise: url_host split this URL for its host
-            if not _LOGIN_PATH.search(path[:300] + "?" + query[:300]):
+            text = path[:300] + "?" + query[:300]
+            if not (_LOGIN_PATH_LOWER.search(text.lower()) if text.isascii() else _LOGIN_PATH.search(text)):
                 continue
         # the first such link; only now is the body read for brand names
         named = brands_named(msg.body)
