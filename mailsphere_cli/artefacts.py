@@ -102,14 +102,17 @@ def files_digest(paths: Iterable[Path | str], names: bool = True) -> list[bytes]
     return parts
 
 
-def _trusted(path: Path) -> bool:
+def _trusted(path: Path, writable_by: int = 0o022) -> bool:
+    """Owned by this user and writable by nobody else (`writable_by`: the group and others
+    for an entry, which this module writes 0600; others alone for the directory, which a
+    umask of 002 makes group-writable where every user has a group of their own)."""
     if not hasattr(os, "getuid"):
         return True
     try:
         info = path.stat()
     except OSError:
         return False
-    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+    return info.st_uid == os.getuid() and not info.st_mode & writable_by
 
 
 def read(kind: str, key: str) -> bytes | None:
@@ -122,7 +125,8 @@ def read(kind: str, key: str) -> bytes | None:
         data = path.read_bytes()
     except OSError:
         return None
-    if not data.startswith(_MAGIC) or not _trusted(path) or not _trusted(directory):
+    if not data.startswith(_MAGIC) or not _trusted(path) or \
+            not _trusted(directory, writable_by=0o002):
         return None
     head = len(_MAGIC)
     digest, payload = data[head:head + _DIGEST], data[head + _DIGEST + 1:]

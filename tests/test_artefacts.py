@@ -91,6 +91,10 @@ def test_entry_of_the_wrong_shape_or_writable_by_others_is_not_used(cache: Path)
     assert artefacts.read("thing", key) is None
     os.chmod(entry, 0o600)
     assert artefacts.read("thing", key) is not None
+    os.chmod(cache, 0o777)  # a directory anyone may write to
+    assert artefacts.read("thing", key) is None
+    os.chmod(cache, 0o775)  # group-writable, as a umask of 002 makes it
+    assert artefacts.read("thing", key) is not None
 
 
 def test_off_and_unwritable_cache_only_cost_a_build(cache: Path, monkeypatch, tmp_path: Path):
