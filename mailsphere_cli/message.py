@@ -266,7 +266,7 @@ def parse_bytes(raw: bytes) -> Message:
     if found is not None:
         msg = Message()
         msg._headers, body_at = found
-        maintype = msg.get_content_maintype()
+        maintype = _maintype(msg)
         if maintype not in ("multipart", "message"):
             msg.set_payload(text[body_at:])
             return msg
@@ -277,6 +277,20 @@ def parse_bytes(raw: bytes) -> Message:
             except Exception:  # noqa: BLE001 - whatever it is, the feed parser decides
                 pass
     return _TEXT_PARSER.parsestr(text)
+
+
+def _maintype(msg: Message) -> str:
+    """msg.get_content_maintype() of a message whose default type is text/plain, from its
+    first Content-Type value through the cache of _content_type_facts (Message.get
+    lowercases every header name before that one, on every call)."""
+    for name, value in msg._headers:
+        if name[:1] in "Cc" and name.lower() == "content-type":
+            if value.__class__ is str and len(value) <= 1000:
+                return _content_type_facts(value)[0].split("/")[0]
+            break
+    else:
+        return "text"
+    return msg.get_content_maintype()
 
 
 # Multipart mail whose lines all end in "\n" (a third of the parse time went to the
@@ -599,8 +613,11 @@ class ParsedMessage:
                 self.limit_hits.append(Hit("MIME_TOO_DEEP", f"MIME depth over {limits.max_depth} "
                                                             f"at part {path}"))
                 continue
-            payload = node.get_payload() if not isinstance(node, str) else node
-            if node.is_multipart() and isinstance(payload, list):
+            # what is_multipart() and get_payload() read (get_payload() also fetches the
+            # part's transfer encoding and checks a text payload for 8-bit bytes, which
+            # only a leaf needs, and _leaf does that itself)
+            payload = node._payload
+            if isinstance(payload, list):
                 children = [(child, f"{path}.{i}", depth + 1)
                             for i, child in enumerate(payload, 1) if isinstance(child, Message)]
                 stack.extend(reversed(children))
@@ -616,6 +633,8 @@ class ParsedMessage:
         declared = cte_value = disposition_value = None
         named = False  # a field that may name a file (what _filenames looks for first)
         for key, value in node._headers:
+            if key[:1] not in "Cc":  # not a Content-* field: most are not
+                continue
             key = key.lower()
             if not key.startswith("content-"):
                 continue

@@ -244,3 +244,16 @@ def test_part_fields_are_what_the_email_package_reads(raw):
         except UnicodeEncodeError:
             expected = payload.encode("utf-8", "surrogateescape")
         assert part.raw_payload == expected
+
+
+@pytest.mark.parametrize("value", [None, "text/plain", "MULTIPART/Mixed; boundary=x", "multipart",
+                                   "message/rfc822", "a/b/c", "", "image/png\n name=x",
+                                   "x" * 1001 + "/y", "caf\udcc3\udca9/x"])
+def test_maintype_from_the_first_content_type_value(value):
+    from mailsphere_cli.message import _maintype
+
+    msg = Message()
+    msg._headers = [("X-A", "1"), ("cc", "b@example.com")]
+    if value is not None:
+        msg._headers += [("content-TYPE", value), ("Content-Type", "multipart/mixed")]
+    assert _maintype(msg) == msg.get_content_maintype()
