@@ -19,6 +19,7 @@ score, action) differ between them.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 import tempfile
@@ -71,6 +72,11 @@ def main() -> int:
                 importlib.import_module(library)
             except ImportError:
                 pass
+        # Both pipelines (rules, models: tens of thousands of containers each) out of the
+        # collector's walks, as a scan's workers have theirs: otherwise a full collection
+        # walks them in whichever stage it falls, a noise larger than some stages.
+        gc.collect()
+        gc.freeze()
         sources = importlib.import_module("ms_this.sources")
         raws = []
         for folder in args.dirs:
