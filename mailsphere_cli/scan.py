@@ -177,15 +177,16 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                     drain_side()
                     continue
                 drain_side()
-                summary.bytes += raw.size
                 light = verdict.light
+                summary.bytes += light["size"]
                 summary.scanned += 1
                 summary.actions[light["action"]] += 1
                 summary.rules.update([hit["rule"] for hit in light["hits"]])
                 if light["action"] == "error":
                     summary.errors.append((light["source"], "; ".join(light["errors"])))
-                batch.append((raw, verdict))
-                batch_bytes += len(raw.data)
+                batch.append((raw, verdict))  # raw: None for mail not held, read by a worker
+                if raw is not None:
+                    batch_bytes += len(raw.data)
                 if len(batch) >= 200 or batch_bytes > 32 << 20 \
                         or time.monotonic() - last_flush > 1.0:
                     flush()
@@ -298,7 +299,7 @@ class _Recorder:
                 with self.fork_lock:
                     store.close()
 
-    def _verdicts(self, batch: list[tuple[RawMessage, VerdictView]], store: Store,
+    def _verdicts(self, batch: list[tuple[RawMessage | None, VerdictView]], store: Store,
                   quarantine: Quarantine, moves: MoveLog) -> None:
         held = [(raw, verdict) for raw, verdict in batch
                 if self.options.quarantine and verdict.light["action"] in QUARANTINED]

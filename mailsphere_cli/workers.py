@@ -190,10 +190,12 @@ def _crashed(raw: RawMessage, error: str) -> tuple[RawMessage, VerdictView]:
 # Actions whose message the parent keeps (quarantines): their bytes go back to it.
 HELD_ACTIONS = (Action.SPAM.value, Action.MALICIOUS.value)
 
-# What a worker sends back for each entry of a chunk: the message (its bytes only when
-# held) with its verdict; or the problem met reading a FileRef; or, for a FileRef that
-# is an mbox of several messages, None (the parent frames it and sends its messages).
-Result = tuple[RawMessage, Encoded] | SourceProblem | None
+# What a worker sends back for each entry of a chunk: the message it read from a FileRef
+# when it is held (None otherwise: the parent has the messages it sent, and needs the
+# others' bytes for nothing) with its verdict; or the problem met reading a FileRef; or,
+# for a FileRef that is an mbox of several messages, None (the parent frames it and sends
+# its messages).
+Result = tuple[RawMessage | None, Encoded] | SourceProblem | None
 
 
 def _scan_chunk(chunk: list[tuple[int, RawMessage | FileRef]]) -> list[tuple[int, Result]]:
@@ -201,25 +203,25 @@ def _scan_chunk(chunk: list[tuple[int, RawMessage | FileRef]]) -> list[tuple[int
     of large files read here holds no more memory than one the parent would have sent)."""
     assert _PIPELINE is not None and _SETTINGS is not None
     results: list[tuple[int, Result]] = []
-    batch: list[tuple[int, RawMessage]] = []
+    batch: list[tuple[int, RawMessage, bool]] = []  # (key, message, read here)
     size = 0
 
     def flush() -> None:
-        verdicts = scan_batch(_PIPELINE, [raw for _, raw in batch], _SETTINGS.message_timeout)
-        for (key, raw), verdict in zip(batch, verdicts):
-            if verdict.action.value not in HELD_ACTIONS and raw.data:
-                raw = RawMessage(raw.id, raw.origin, b"", raw.size, raw.location,
-                                 raw.truncated)
-            results.append((key, (raw, encode(verdict))))
+        verdicts = scan_batch(_PIPELINE, [raw for _, raw, _ in batch],
+                              _SETTINGS.message_timeout)
+        for (key, raw, read_here), verdict in zip(batch, verdicts):
+            back = raw if read_here and verdict.action.value in HELD_ACTIONS else None
+            results.append((key, (back, encode(verdict))))
         batch.clear()
 
     for key, item in chunk:
-        if isinstance(item, FileRef):
+        read_here = isinstance(item, FileRef)
+        if read_here:
             item = read_ref(item, _SETTINGS.config.scan.max_size)
         if not isinstance(item, RawMessage):  # a problem, or None (see Result)
             results.append((key, item))
             continue
-        batch.append((key, item))
+        batch.append((key, item, read_here))
         size += len(item.data)
         if size >= CHUNK_BYTES:
             flush()
@@ -295,9 +297,9 @@ class Workers:
     def scan(self, messages: Iterable[RawMessage | FileRef]
              ) -> Iterator[tuple[RawMessage, VerdictView] | tuple[SourceProblem, None]]:
         """Each message with its verdict (the JSON record behind a read-only view). A
-        FileRef is read where it is analysed: the message comes back with its bytes only
-        when it is held (HELD_ACTIONS), and a file that is not a message comes back as
-        its problem, without a verdict."""
+        FileRef is read where it is analysed: the message comes back only when it is held
+        (HELD_ACTIONS; else None in its place, the verdict names it), and a file that is
+        not a message comes back as its problem, without a verdict."""
         if self._pipeline is None:
             self.start()
         if self.workers == 1:
@@ -426,6 +428,8 @@ class Workers:
                         yield result, None
                     else:
                         raw, encoded = result
+                        if raw is None and isinstance(item, RawMessage):
+                            raw = item
                         yield raw, VerdictView(*encoded)
             if broken:
                 for chunk, _ in pending.values():

@@ -197,8 +197,9 @@ def test_message_overrunning_its_budget_becomes_an_error_and_the_run_goes_on(cli
     assert by_source["b.eml"]["action"] == "deliver"
 
 
-def test_move_removes_spam_from_maildir_only_after_quarantine(cli, mailbox: Path):
-    scan(cli, str(mailbox), "--move")
+@pytest.mark.parametrize("workers", ["1", "2"])  # 2: the workers read the Maildir's files
+def test_move_removes_spam_from_maildir_only_after_quarantine(cli, mailbox: Path, workers):
+    scan(cli, str(mailbox), "--move", "-j", workers)
     assert list((mailbox / "new").iterdir()) == []
     assert len(list((mailbox / "cur").iterdir())) == 4
     held = sorted(p.read_bytes() for p in (cli.data_dir / "quarantine").rglob("*.eml"))
