@@ -227,6 +227,49 @@ def test_fast_word_finding_matches_the_pattern():
             assert _word_matches(text, limit) == _WORD.findall(text)[:limit], repr(text[:80])
 
 
+def test_telling_tags_found_as_the_tag_pattern_finds_them():
+    """The direct search finds exactly the telling names among the tags _HTML_TAG reads,
+    whatever follows, precedes or spells them (case, underscores, non-ASCII letters)."""
+    import random
+
+    from mailsphere_cli.classifier.features import _HTML_TAG, _TELLING_TAG, _TELLING_TAGS
+
+    def by_all_tags(html: str) -> set[str]:
+        return {t.lower() for t in _HTML_TAG.findall(html)} & _TELLING_TAGS
+
+    pieces = ["<", "< ", "<\n", "</", "form", "FORM", "Form", "forms", "form1", "form_", "formé",
+              "script", "ſcript", "SCRİPT", "iframe", "input", "object", "embed", "embedded",
+              "x" * 12, "inputinputinput", ">", " ", "=", "-", "\u00a0", "\u212a", "a", "1"]
+    rng = random.Random(11)
+    samples = ["<form>", "<FORM action=x>", "< script>", "<scripts>", "<iframe/>", "<formé>",
+               "<input_x>", "<ſcript>", "<objectobjectx>", "<embed"]
+    samples += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(5000)]
+    for html in samples:
+        found = {t.lower() for t in _TELLING_TAG.findall(html)}
+        assert found == by_all_tags(html), repr(html)
+
+
+def test_subject_tokens_share_one_matching():
+    """A subject up to 300 characters is matched once for its words and its grams; the
+    tokens are those of `words` and `subject_grams` each reading it, as before."""
+    import random
+
+    from mailsphere_cli.classifier.features import _subject_tokens_of, subject_grams, words
+
+    pieces = ["Re: ", "FREE", "free", "V1agra", "order 20931", "!!", "$$", "\u0130stanbul",
+              "caf\u00e9", "zzzz", "x" * 31, " ", "-", "[ILUG] ", "\u00bd", "ALL CAPS NOW "]
+    rng = random.Random(5)
+    subjects = ["", "hi", "x" * 299 + " end", "y" * 301 + " end"]
+    subjects += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 60))) for _ in range(800)]
+    for subject in subjects:
+        for hidden in (frozenset(), frozenset({"zzzz", "free"})):
+            tokens = _subject_tokens_of.__wrapped__(subject, hidden)
+            expected = [f"s:{w}" for w in words(subject[:500], 60, hidden)]
+            expected += subject_grams(subject, hidden)
+            assert list(tokens[:len(expected)]) == expected, repr(subject)
+            assert all("*" in t for t in tokens[len(expected):])
+
+
 def test_fast_buckets_match_the_hasher():
     from mailsphere_cli.classifier.model import bucket_array, bucket_of, hashed_row, vectorise
 

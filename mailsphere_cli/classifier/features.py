@@ -40,6 +40,12 @@ _EMAILISH = re.compile(r"\S+@\S+")
 _URLISH = re.compile(r"https?://|www\.", re.I)
 _QUOTE_LINE = re.compile(r"^\s*>", re.M)
 _TELLING_TAGS = frozenset({"form", "input", "script", "iframe", "object", "embed"})
+# The tags of _HTML_TAG that are telling, found directly: a tag name there is a whole
+# run of ASCII letters and digits (followed by a word boundary), so a telling name
+# matches where _HTML_TAG would have read exactly it. Letters spelled out in both
+# cases (re.I would also take "ſ" for "s" and "K" for "k").
+_TELLING_TAG = re.compile(r"<\s*(" + "|".join(
+    "".join(f"[{c.upper()}{c}]" for c in tag) for tag in sorted(_TELLING_TAGS)) + r")\b")
 
 
 @lru_cache(maxsize=8192)
@@ -135,7 +141,11 @@ def _word_matches(text: str, limit: int) -> list[str]:
 
 def words(text: str, limit: int = MAX_TOKENS, hidden: frozenset[str] = frozenset()) -> list[str]:
     """Lowercased words, numbers as shapes, the recipient's own words as `<rcpt>`."""
-    out = _word_matches(text.lower()[:MAX_BODY_CHARS * 2], limit)
+    return _finish_words(_word_matches(text.lower()[:MAX_BODY_CHARS * 2], limit), hidden)
+
+
+def _finish_words(out: list[str], hidden: frozenset[str]) -> list[str]:
+    """`words` after the matching: numbers as shapes, the recipient's words hidden."""
     # Each pass below is skipped when one check in C shows it would change nothing.
     if not "".join(out).isalpha():
         out = [w if w.isalpha() else _shape(w) for w in out]
@@ -160,13 +170,14 @@ FOOTER_WINDOW = 1500      # list footers sit in the last lines of the text
 FOOTER_HEAD_CHARS = 240   # ... and say what they are in their first lines
 
 
+_LIST_HEADER_KEYS = frozenset(name.lower() for name in _LIST_HEADERS)
 _NAMING_HEADERS = ("List-Id", "List-Post", "X-BeenThere", "Mailing-List", "X-Loop")
 _LIST_NAME = re.compile(r"[\w.+-]+@[\w.-]+|<[\w.-]+>")
 
 
 def list_names(msg: "ParsedMessage") -> tuple[str, ...] | None:
     """None for mail no list forwarded; else the list's own names (addresses, List-Id host)."""
-    if not any(map(msg.has_header, _LIST_HEADERS)):
+    if _LIST_HEADER_KEYS.isdisjoint(msg.header_names()):
         return None
     return _names_in(tuple(map(msg.header, _NAMING_HEADERS)))
 
@@ -232,8 +243,12 @@ def subject_grams(subject: str, hidden: frozenset[str] = frozenset()) -> list[st
     "V1agra", "fr-ee" and "FREEEE" share pieces with the words they stand for, where
     whole words only match themselves. The subject alone: short, so cheap, and the
     line spammers dress up most."""
+    return _grams_of(_word_matches(subject[:300].lower(), SUBJECT_GRAM_WORDS), hidden)
+
+
+def _grams_of(matches: list[str], hidden: frozenset[str]) -> list[str]:
     grams: list[str] = []
-    for word in _word_matches(subject[:300].lower(), SUBJECT_GRAM_WORDS):
+    for word in matches:
         if word in hidden or word.isdigit():  # order numbers and dates are not words
             continue
         grams.extend(_word_grams(word) if len(word) <= _WORD_MAX else
@@ -256,11 +271,18 @@ def _subject_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
 @lru_cache(maxsize=4096)
 def _subject_tokens_of(subject: str, hidden: frozenset[str]) -> tuple[str, ...]:
     """Remembered per worker: a thread's replies and a campaign's copies share a subject."""
-    tokens = [f"s:{w}" for w in words(subject[:500], 60, hidden)]
-    tokens.extend(subject_grams(subject, hidden))
-    letters = [c for c in subject if c.isalpha()]
-    if len(letters) >= 8:
-        upper = sum(c.isupper() for c in letters) / len(letters)
+    if len(subject) <= 300:
+        # Both read the whole subject then: one matching serves the words and the grams
+        # (the grams take the first SUBJECT_GRAM_WORDS of the matches, before shaping).
+        matches = _word_matches(subject.lower(), 60)
+        tokens = [f"s:{w}" for w in _finish_words(matches, hidden)]
+        tokens.extend(_grams_of(matches[:SUBJECT_GRAM_WORDS], hidden))
+    else:
+        tokens = [f"s:{w}" for w in words(subject[:500], 60, hidden)]
+        tokens.extend(subject_grams(subject, hidden))
+    letters = sum(map(str.isalpha, subject))
+    if letters >= 8:
+        upper = sum(map(str.isupper, filter(str.isalpha, subject))) / letters
         if upper > 0.7:
             tokens.append("s*shouting")
     if subject.lower().startswith(("re:", "aw:", "sv:", "fw:", "fwd:")):
@@ -368,8 +390,8 @@ def _html_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
     # Which tags a page uses says more about the era's mail software than about intent
     # (measured: tag tokens pushed modern HTML newsletters towards spam), so only the
     # few that mark tricks are tokens.
-    tags = {tag.lower() for tag in set(_HTML_TAG.findall(msg.html[:MAX_BODY_CHARS]))}
-    tokens = [f"h:{t}" for t in sorted(tags & _TELLING_TAGS)]
+    tags = {tag.lower() for tag in set(_TELLING_TAG.findall(msg.html[:MAX_BODY_CHARS]))}
+    tokens = [f"h:{t}" for t in sorted(tags)]
     if not msg.text.strip():
         tokens.append("h*only")
     return tokens
@@ -450,14 +472,21 @@ def _words_naming(addresses: tuple[str, ...]) -> frozenset[str]:
     """Remembered per worker: a mailbox's mail goes to the same few addresses."""
     found: set[str] = set()
     for address in addresses:
-        local, _, domain = address.partition("@")
-        found.update(words(local, 10))
-        org = registrable(domain) if domain else ""
-        labels = domain.split(".")
-        suffix_labels = len(org.split(".")) - 1 if org else 1
-        for label in labels[: max(0, len(labels) - suffix_labels)]:
-            found.update(words(label, 5))
+        found.update(_address_words(address))
     return frozenset(w for w in found if len(w) >= 3 and not w.startswith("#"))
+
+
+@lru_cache(maxsize=8192)
+def _address_words(address: str) -> tuple[str, ...]:
+    """Remembered per worker: the same addresses recur in other recipient lists."""
+    local, _, domain = address.partition("@")
+    found = words(local, 10)
+    org = registrable(domain) if domain else ""
+    labels = domain.split(".")
+    suffix_labels = len(org.split(".")) - 1 if org else 1
+    for label in labels[: max(0, len(labels) - suffix_labels)]:
+        found.extend(words(label, 5))
+    return tuple(found)
 
 
 def tokens_of(msg: "ParsedMessage") -> list[str]:
