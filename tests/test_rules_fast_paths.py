@@ -682,3 +682,20 @@ def test_shortcuts_before_case_insensitive_and_shape_regexes_change_no_answer():
         expected = len(content._INVISIBLE.findall(text))
         found = content.body_invisible_chars(msg, None, 1)
         assert (f"{expected} invisible" in found) if expected else found == "", text
+
+
+def test_ascii_letter_patterns_match_what_the_unicode_classes_match_on_ascii_text():
+    """for_text picks [A-Za-z] patterns for ASCII text: on every ASCII character and on
+    generated ASCII strings they find exactly what the [^\\W\\d_] patterns find."""
+    from mailsphere_cli.rules.checks import content, for_text, html, mime
+
+    pairs = [(mime._WORD, mime._WORD_ASCII), (html._WORD3, html._WORD3_ASCII),
+             (content._WORDS, content._WORDS_ASCII)]
+    every = "".join(map(chr, range(128)))
+    rng = random.Random(18)
+    texts = [every] + ["".join(rng.choice(every) for _ in range(rng.randrange(0, 80))) for _ in range(3000)]
+    for unicode_pattern, ascii_pattern in pairs:
+        for text in texts:
+            assert ascii_pattern.findall(text) == unicode_pattern.findall(text), repr(text)
+        assert for_text(unicode_pattern, ascii_pattern, "caf\u00e9") is unicode_pattern
+        assert for_text(unicode_pattern, ascii_pattern, "cafe") is ascii_pattern

@@ -103,6 +103,13 @@ def count_upto(pattern: Any, text: str, limit: int) -> int:
     return len(list(islice(pattern.finditer(text), limit)))  # iterated in C
 
 
+def for_text(pattern: Any, ascii_pattern: Any, text: str) -> Any:
+    """`ascii_pattern` for ASCII text, else `pattern`: a letter class such as
+    [^\\W\\d_] is [A-Za-z] on ASCII characters, and re tests a range faster than
+    Unicode categories (about twice as fast over a message's text)."""
+    return ascii_pattern if text.isascii() else pattern
+
+
 _kinds_seen: dict[int, tuple[list[dict], int, list[str] | None]] = {}
 
 

@@ -8,7 +8,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-from mailsphere_cli.rules.checks import batch, check, kinds_of
+from mailsphere_cli.rules.checks import batch, check, for_text, kinds_of
 from mailsphere_cli.rules.checks.features import body_chars_from_u0370
 
 MAX_CHARS = 50_000
@@ -17,6 +17,7 @@ _INVISIBLE_HIGH = frozenset("\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\uf
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _BIDI_CHARS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F]))
 _WORDS = re.compile(r"[^\W\d_]+")
+_WORDS_ASCII = re.compile(r"[A-Za-z]+")  # _WORDS on ASCII text
 _FANCY = re.compile("[\U0001d400-\U0001d7ff\uff21-\uff5a\u24b6-\u24e9]")
 # _BIDI and _FANCY as sets, to test a message's distinct characters in one C-level call
 _FANCY_CHARS = frozenset(map(chr, [*range(0x1D400, 0x1D800), *range(0xFF21, 0xFF5B),
@@ -215,7 +216,7 @@ def _subject_kind(msg: Any, subject: str, kind: str) -> str:
     if kind == "empty":
         return "no subject" if not subject.strip() else ""
     if kind == "caps_words":
-        words = [w for w in _WORDS.findall(subject) if len(w) >= 3]
+        words = [w for w in for_text(_WORDS, _WORDS_ASCII, subject).findall(subject) if len(w) >= 3]
         caps = [w for w in words if w.isupper()]
         return subject if len(words) >= 3 and len(caps) * 2 > len(words) else ""
     if kind == "non_ascii_latin":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mailsphere_cli.rules.checks import check, count_upto, per_message
+from mailsphere_cli.rules.checks import check, count_upto, for_text, per_message
 
 MAX_NODES = 400
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*(?:;|$)|"
@@ -36,6 +36,7 @@ _WHITE = {"#fff", "#ffffff", "white", "#fefefe", "#fdfdfd", "#fcfcfc"}
 
 _REMOTE = re.compile(r"\s*https?://", re.I)
 _WORD3 = re.compile(r"[^\W\d_]{3,}")
+_WORD3_ASCII = re.compile(r"[A-Za-z]{3,}")  # _WORD3 on ASCII text
 _SPACE_RUNS = re.compile(r"\s+")
 _HEX3 = re.compile(r"#[0-9a-f]{3}")
 _HTTP = re.compile(r"\s*https?://", re.I)
@@ -172,7 +173,8 @@ def html_images(msg: Any, ctx: Any, kind: str, minimum: int = 1) -> str:
         remote = [i for i in images if _REMOTE.match(i.attributes.get("src") or "")]
         if not remote or len(remote) != len(images):
             return ""
-        words = count_upto(_WORD3, msg.html_text[:5000], 30)
+        text = msg.html_text[:5000]
+        words = count_upto(for_text(_WORD3, _WORD3_ASCII, text), text, 30)
         return f"{len(remote)} remote images and {words} words" if words < 30 else ""
     if kind == "many":
         return f"{len(images)} images" if len(images) >= minimum else ""
@@ -249,7 +251,8 @@ def html_text_ratio_low(msg: Any, ctx: Any, maximum_words: int) -> str:
     anchors = len(msg.html_doc.anchors)
     if not anchors:
         return ""
-    words = count_upto(_WORD3, msg.html_text[:5000], maximum_words + 1)
+    text = msg.html_text[:5000]
+    words = count_upto(for_text(_WORD3, _WORD3_ASCII, text), text, maximum_words + 1)
     return f"{words} words, {anchors} links" if words <= maximum_words else ""
 
 

@@ -8,9 +8,10 @@ from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from mailsphere_cli.rules.checks import batch, check, count_upto, kinds_of, per_message
+from mailsphere_cli.rules.checks import batch, check, count_upto, for_text, kinds_of, per_message
 
 _WORD = re.compile(r"[^\W\d_]{4,}")
+_WORD_ASCII = re.compile(r"[A-Za-z]{4,}")  # _WORD on ASCII text
 
 
 @per_message
@@ -159,7 +160,8 @@ def _image_only(m: _Mime) -> str:
     images = [p for p in m.parts if p.content_type.startswith("image/")]
     if not images:
         return ""
-    words = count_upto(_WORD, m.msg.text[:5000] + " " + m.msg.html_text[:5000], 20)
+    text = m.msg.text[:5000] + " " + m.msg.html_text[:5000]
+    words = count_upto(for_text(_WORD, _WORD_ASCII, text), text, 20)
     return f"{len(images)} images and {words} words" if words < 20 else ""
 
 
@@ -265,8 +267,9 @@ def mime_alternatives_disagree(msg: Any, ctx: Any, overlap: float = 0.2) -> str:
     """
     if not msg.text_parts or not msg.html_parts:
         return ""
-    text_words = {w.lower() for w in _WORD.findall(msg.text[:20000])}
-    html_words = {w.lower() for w in _WORD.findall(msg.html_text[:20000])}
+    text, html = msg.text[:20000], msg.html_text[:20000]
+    text_words = {w.lower() for w in for_text(_WORD, _WORD_ASCII, text).findall(text)}
+    html_words = {w.lower() for w in for_text(_WORD, _WORD_ASCII, html).findall(html)}
     if len(text_words) < 10 or len(html_words) < 10:
         if (len(text_words) < 3) != (len(html_words) < 3):
             return f"one version is empty ({len(text_words)} vs {len(html_words)} words)"
@@ -328,5 +331,6 @@ def mime_text_short_with_link(msg: Any, ctx: Any, words: int) -> str:
     if not msg.urls:
         return ""
     text = msg.text if msg.text and not msg.text.isspace() else msg.html_text  # = .strip(), no copy
-    count = count_upto(_WORD, text[:2000], words)
+    text = text[:2000]
+    count = count_upto(for_text(_WORD, _WORD_ASCII, text), text, words)
     return f"{count} words and {len(msg.urls)} links" if count < words else ""
