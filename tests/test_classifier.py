@@ -270,6 +270,33 @@ def test_subject_tokens_share_one_matching():
             assert all("*" in t for t in tokens[len(expected):])
 
 
+def test_plain_link_host_is_the_url_host():
+    """The links read without urlsplit give the host `url_host` gives; anything else
+    (userinfo, brackets, odd characters, other schemes) is left to `url_host`."""
+    import random
+
+    from mailsphere_cli.classifier.features import _PLAIN_LINK
+    from mailsphere_cli.urls import url_host
+
+    pieces = ["http", "HTTP", "https", "ftp", "hxxp", "://", ":/", "//", "example.com", "a.b", "@",
+              "user:pw@", ":", "8080", ":x", "/", "?", "#", "[", "]", "::1", " ", "\t", "\n", "\u00e9",
+              "%41", "-", "_", "~", ".", "\\", "x", "\x00", "\x7f", "!", "'", '"']
+    samples = ["http://Example.COM/x", "https://a.b:8080?q", "http://host:80@evil.test/",
+               "http://user:pw@host/", "http://[::1]/", "ftp://files.test", "http://h/p@q"]
+    taken = 0
+    for seed in range(2):
+        rng = random.Random(seed)
+        for _ in range(20000):
+            url = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+            samples.append(rng.choice(["http://", "HTTPS://", "ftp://", ""]) + url)
+    for url in samples:
+        plain = _PLAIN_LINK.match(url) if url.isascii() else None
+        if plain:
+            taken += 1
+            assert plain.group(1).lower() == url_host(url), repr(url)
+    assert taken > 1000
+
+
 def test_fast_buckets_match_the_hasher():
     from mailsphere_cli.classifier.model import bucket_array, bucket_of, hashed_row, vectorise
 

@@ -318,6 +318,12 @@ def _body_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
 
 
 _CACHED_URL_CHARS = 500
+# The usual link, read without urlsplit: http(s) or ftp, "://", a host of letters,
+# digits, ".", "-", "_", "~", maybe a port of digits, then the end or a path, query or
+# fragment of printable ASCII. urlsplit's netloc is then the host
+# and the port (no userinfo, no brackets), so the host is what `url_host` returns.
+_PLAIN_LINK = re.compile(r"(?:[Hh][Tt][Tt][Pp][Ss]?|[Ff][Tt][Pp])://([A-Za-z0-9._~-]*)"
+                         r"(?::[0-9]*)?(?:[/?#][!-~]*)?\Z")
 
 
 @lru_cache(maxsize=4096)
@@ -328,7 +334,8 @@ def _url_facts(url: str) -> None | str | tuple[str, tuple[str, ...], bool]:
     come back message after message. The recipient's words are hidden later."""
     from mailsphere_cli.urls import is_ip, url_host
 
-    host = (url_host(url) or "").lower().rstrip(".")
+    plain = _PLAIN_LINK.match(url) if url.isascii() else None
+    host = (plain.group(1) if plain else url_host(url) or "").lower().rstrip(".")
     if not host:
         return None
     # Only a host of digits and dots (IPv4) or with colons (IPv6) can be an address;
