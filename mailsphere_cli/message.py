@@ -383,10 +383,12 @@ def _lf_part(text: str, start: int, end: int, default_type: str) -> Message | No
     return part
 
 
-# One field of a header block whose lines end in "\n" alone: its name (_NAME) at the
-# start of a line, and the value from its first non-blank character through every
-# continuation line.
-_LF_FIELD = re.compile(r"^(" + _NAME + r"):[ \t]*+([^\n]*+(?:\n[ \t][^\n]*+)*+)", re.M)
+# Every line of a header block whose lines end in "\n" alone, from the start of a line:
+# a field, its name (_NAME) and its value from its first non-blank character through
+# every continuation line; or any other line, as ("", "") (no field has an empty name).
+_LF_FIELD = re.compile(r"^(?:(" + _NAME + r"):[ \t]*+([^\n]*+(?:\n[ \t][^\n]*+)*+)|[^\n]*+)",
+                       re.M)
+_NOT_A_FIELD = ("", "")
 
 
 def _lf_header_fields(text: str, start: int = 0,
@@ -396,10 +398,10 @@ def _lf_header_fields(text: str, start: int = 0,
     when the block has a "\r", a line that is neither a field nor a continuation, or no
     empty line after it.
 
-    The block ends at the first empty line, the first "\n\n". Every line that does not
-    start with a blank must start a field: as many fields found as there are such lines
-    proves it. Simple character classes and three counts cost a third of the two passes
-    of the general patterns, which try every line break form at every character."""
+    The block ends at the first empty line, the first "\n\n". A field takes its
+    continuation lines along, so every line the pattern finds on its own must be a
+    field. Simple character classes cost a third of the two passes of the general
+    patterns, which try every line-break form at every character."""
     end = text.find("\n\n", start, len(text) if stop is None else stop)
     if end <= start:
         return None
@@ -407,7 +409,7 @@ def _lf_header_fields(text: str, start: int = 0,
     if "\r" in head:
         return None
     fields = _LF_FIELD.findall(head)
-    if len(fields) != head.count("\n") + 1 - head.count("\n ") - head.count("\n\t"):
+    if _NOT_A_FIELD in fields:
         return None
     return fields, end + 2
 
