@@ -204,6 +204,39 @@ def test_maildir_release_interrupted_between_delivery_and_record_is_not_duplicat
     assert _state(tmp_path, qid) == "released"
 
 
+def test_spam_is_one_file_and_shows_its_headers_and_verdict(tmp_path):
+    """Held spam is its .eml alone (the verdict as held is in the database); malicious mail
+    is its metadata file alone; an item held with a metadata file beside its .eml (before
+    schema 4) still shows from that file."""
+    _config(tmp_path, None)
+    spam = _held(tmp_path, subject="One file please")
+    bad = _held(tmp_path, malicious=True, body="other")
+    files = sorted(p.name for p in (tmp_path / "data" / "quarantine").rglob("*") if p.is_file())
+    assert files == sorted([f"{spam}.eml", f"{bad}.json"])
+    shown = json.loads(_cli(tmp_path, "quarantine", "show", spam, "--json").stdout)
+    assert "Subject: One file please" in shown["headers"] and "buy now" not in shown["headers"]
+    assert [h["rule"] for h in shown["verdict"]["hits"]] == ["BODY_PILLS"]
+    shown = json.loads(_cli(tmp_path, "quarantine", "show", bad, "--json").stdout)
+    assert shown["content_destroyed"] and "Subject: Cheap pills" in shown["headers"]
+    assert shown["verdict"]["attachments"][0]["name"] == "invoice.exe"
+
+    store = _store(tmp_path)
+    try:
+        path = Path(store.db.execute("SELECT path FROM quarantine WHERE qid = ?",
+                                     (spam,)).fetchone()[0])
+        old = path.with_suffix(".json")
+        old.write_text(json.dumps({"qid": spam, "headers": "Subject: from the old file",
+                                   "verdict": {"hits": [{"rule": "OLD_RULE"}]}}))
+        with store.transaction() as db:
+            db.execute("UPDATE quarantine SET meta_path = ? WHERE qid = ?", (str(old), spam))
+            db.execute("DELETE FROM held_verdicts WHERE qid = ?", (spam,))
+    finally:
+        store.close()
+    shown = json.loads(_cli(tmp_path, "quarantine", "show", spam, "--json").stdout)
+    assert shown["headers"] == "Subject: from the old file"
+    assert shown["verdict"]["hits"] == [{"rule": "OLD_RULE"}]
+
+
 # -- delete and purge ---------------------------------------------------------------------
 def test_delete_removes_the_files_and_keeps_the_record(tmp_path):
     _config(tmp_path, None)
@@ -215,8 +248,13 @@ def test_delete_removes_the_files_and_keeps_the_record(tmp_path):
     assert Path(row["path"]).is_file()
     result = _cli(tmp_path, "quarantine", "delete", qid)
     assert result.exit_code == 0 and f"{qid}: deleted" in result.stdout
-    assert not Path(row["path"]).exists() and not Path(row["meta_path"]).exists()
+    assert row["meta_path"] is None and not Path(row["path"]).exists()
     assert _state(tmp_path, qid) == "deleted"
+    store = _store(tmp_path)
+    try:  # the verdict quotes the content: it goes with the file
+        assert store.db.execute("SELECT COUNT(*) FROM held_verdicts").fetchone()[0] == 0
+    finally:
+        store.close()
     assert _events(tmp_path, qid)[-1] == "deleted"
     refused = _cli(tmp_path, "quarantine", "release", qid, "--to-maildir", str(tmp_path / "m"))
     assert refused.exit_code == 1 and "deleted" in refused.output

@@ -98,8 +98,10 @@ def test_scan_output_explain_and_rescan_give_the_whole_skipped_list(cli, eml, tm
     assert db.execute("SELECT COUNT(DISTINCT skipset) FROM messages").fetchone()[0] == 1
     counts = json.loads(db.execute("SELECT counts FROM runs ORDER BY id").fetchone()[0])
     assert counts["cpu_s"]["startup"] > 0 and counts["cpu_s"]["parent"] > 0
-    held = json.loads(next((cli.data_dir / "quarantine").rglob("*.json")).read_text())
-    assert held["verdict"] == next(r for r in first if r["action"] == "spam")
+    spam = next(r for r in first if r["action"] == "spam")
+    [row] = db.execute("SELECT h.verdict FROM held_verdicts h JOIN quarantine q "
+                       "ON q.qid = h.qid WHERE q.message_id = ?", (spam["id"],)).fetchall()
+    assert json.loads(row[0]) == spam
 
 
 def test_durable_writes_leave_no_temporary_files_and_replace_a_stale_one(tmp_path: Path):

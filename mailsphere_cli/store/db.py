@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
     source TEXT, size INTEGER
 );
 CREATE INDEX IF NOT EXISTS quarantine_created ON quarantine (created);
+-- The verdict of a held message as it was when held (its headers are in the .eml; for
+-- malicious mail the QID.json file keeps both, since the content is destroyed).
+CREATE TABLE IF NOT EXISTS held_verdicts (qid TEXT PRIMARY KEY, verdict TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, who TEXT NOT NULL,
     what TEXT NOT NULL, qid TEXT, detail TEXT

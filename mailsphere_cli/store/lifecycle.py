@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mailsphere_cli.store.db import Store, now_iso, who
-from mailsphere_cli.store.quarantine import fsync_dir
+from mailsphere_cli.store.quarantine import fsync_dir, headers_only
 
 CRASH_ENV = "MAILSPHERE_CRASH_AT"
 MAX_RECIPIENTS = 100
@@ -163,11 +163,24 @@ class Lifecycle:
     def details(self, qid: str) -> dict[str, Any]:
         item = self.get(qid)
         meta: dict[str, Any] = {}
-        if item.get("meta_path"):
+        if item.get("meta_path"):  # malicious mail, and spam held before schema 4
             try:
                 meta = json.loads(Path(item["meta_path"]).read_text("utf-8"))
             except (OSError, ValueError):
                 meta = {}
+        elif item.get("path"):  # spam: the headers are the .eml's own
+            try:
+                with open(item["path"], "rb") as handle:
+                    meta["headers"] = headers_only(handle.read(256 * 1024))
+            except OSError:
+                pass
+        if "verdict" not in meta:
+            row = self.store.db.execute("SELECT verdict FROM held_verdicts WHERE qid = ?",
+                                        (item["qid"],)).fetchone()
+            try:
+                meta["verdict"] = json.loads(row["verdict"]) if row else {}
+            except ValueError:
+                meta["verdict"] = {}
         item["headers"] = meta.get("headers", "")
         item["verdict"] = meta.get("verdict", {})
         item["events"] = [dict(r) for r in self.store.query(
@@ -324,6 +337,8 @@ class Lifecycle:
         # never an index entry pointing at nothing.
         with self.store.transaction() as db:
             db.execute("UPDATE quarantine SET state = ? WHERE qid = ?", (what, qid))
+            # the verdict's evidence quotes the content: it goes with the files
+            db.execute("DELETE FROM held_verdicts WHERE qid = ?", (qid,))
             self._event(db, what, qid, detail or f"was {item['state']}")
         self._remove_files(item)
         return what
