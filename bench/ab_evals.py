@@ -28,6 +28,25 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
+def base_tree(base: str, dirs: list[str]) -> Path | None:
+    """The other tree, or None (said on stderr) when it or a corpus folder is missing."""
+    tree = Path(base).resolve()
+    if not (tree / "mailsphere_cli").is_dir() or not all(Path(d).exists() for d in dirs):
+        print("base tree or corpus not found", file=sys.stderr)
+        return None
+    return tree
+
+
+def stage_trees(base: Path, into: Path) -> None:
+    """The other tree's package as `ms_base` and this one's as `ms_this` under `into`, both
+    reading this tree's rule pack and model, importable from here on."""
+    _copy_package(base, "ms_base", into)
+    _copy_package(ROOT, "ms_this", into)
+    for shipped in ("rules", "models"):
+        (into / shipped).symlink_to(ROOT / shipped)
+    sys.path.insert(0, str(into))
+
+
 def _copy_package(tree: Path, name: str, into: Path) -> None:
     target = into / name
     shutil.copytree(tree / "mailsphere_cli", target, ignore=shutil.ignore_patterns("__pycache__"))
@@ -71,17 +90,11 @@ def main() -> int:
     parser.add_argument("dirs", nargs="*", default=[str(CORPUS / d) for d in ("ham", "spam", "phish")])
     parser.add_argument("--limit", type=int, default=0, help="messages per folder (0 = all)")
     args = parser.parse_args()
-    base = Path(args.base).resolve()
-    if not (base / "mailsphere_cli").is_dir() or not all(Path(d).exists() for d in args.dirs):
-        print("base tree or corpus not found", file=sys.stderr)
+    base = base_tree(args.base, args.dirs)
+    if base is None:
         return 2
     with tempfile.TemporaryDirectory() as scratch:
-        into = Path(scratch)
-        _copy_package(base, "ms_base", into)
-        _copy_package(ROOT, "ms_this", into)
-        for shipped in ("rules", "models"):  # both read this tree's rule pack and model
-            (into / shipped).symlink_to(ROOT / shipped)
-        sys.path.insert(0, str(into))
+        stage_trees(base, Path(scratch))
         variants = {name: _variant(name) for name in ("ms_base", "ms_this")}
         sources = importlib.import_module("ms_this.sources")
         raws: list[bytes] = []

@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import sys
 import tempfile
 import time
 import types
 from pathlib import Path
 
-from ab_evals import CORPUS, ROOT, _copy_package
+from ab_evals import CORPUS, base_tree, stage_trees
 
 
 def _variant(name: str):
@@ -51,18 +50,12 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="messages per folder (0 = all)")
     parser.add_argument("--batch", type=int, default=16, help="messages per chunk")
     args = parser.parse_args()
-    base = Path(args.base).resolve()
-    if not (base / "mailsphere_cli").is_dir() or not all(Path(d).exists() for d in args.dirs):
-        print("base tree or corpus not found", file=sys.stderr)
+    base = base_tree(args.base, args.dirs)
+    if base is None:
         return 2
     names = ("ms_base", "ms_this")
     with tempfile.TemporaryDirectory() as scratch:
-        into = Path(scratch)
-        _copy_package(base, "ms_base", into)
-        _copy_package(ROOT, "ms_this", into)
-        for shipped in ("rules", "models"):  # both read this tree's rule pack and model
-            (into / shipped).symlink_to(ROOT / shipped)
-        sys.path.insert(0, str(into))
+        stage_trees(base, Path(scratch))
         variants = {name: _variant(name) for name in names}
         # Libraries a stage imports on first use: the first tree to meet a zip would pay
         # for both (~0.1 s for pyzipper). The trees' own modules are apart, as are their
