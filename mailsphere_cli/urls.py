@@ -125,8 +125,9 @@ def _numeric_ipv4(host: str) -> str | None:
 _PLAIN_URL = re.compile(r"(?i:(https?|ftp))://([A-Za-z0-9._~-]*)(:[0-9]*)?([/?#][!-~]*)?", re.ASCII)
 
 
-@lru_cache(maxsize=4096)
-def normalise_url(url: str) -> str:
+def completed_url(url: str) -> str:
+    """A link text trimmed, with `www...` and `//...` given their scheme; "" for what is
+    not a web link (an anchor, mailto:, tel:, cid:, javascript:, data:)."""
     url = url.strip().strip("\"'<>")
     if not url or url.startswith(("#", "mailto:", "tel:", "cid:", "javascript:", "data:")):
         return ""
@@ -134,6 +135,14 @@ def normalise_url(url: str) -> str:
         url = "http://" + url
     if url.startswith("//"):
         url = "http:" + url
+    return url
+
+
+@lru_cache(maxsize=4096)
+def normalise_url(url: str) -> str:
+    url = completed_url(url)
+    if not url:
+        return ""
     plain = _PLAIN_URL.fullmatch(url) if url.isascii() else None
     if plain is not None:  # what the general way below gives these, without urlsplit
         scheme, host, port, rest = plain.groups()
@@ -151,8 +160,7 @@ def normalise_url(url: str) -> str:
 
 
 def _normalise_general(url: str) -> str:
-    """normalise_url past its first steps (trimmed, not a mailto:/tel:... link, www and
-    // completed), through urlsplit: any URL."""
+    """normalise_url of a `completed_url`, through urlsplit: any URL."""
     try:
         parts = urlsplit(url)
     except ValueError:

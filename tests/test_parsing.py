@@ -283,15 +283,9 @@ def test_documents_share_one_css_engine_and_answer_as_their_own_would():
 
 def _normalise_reference(url: str) -> str:
     """normalise_url the general way only (urlsplit for every URL)."""
-    from mailsphere_cli.urls import _normalise_general
-    url = url.strip().strip("\"'<>")
-    if not url or url.startswith(("#", "mailto:", "tel:", "cid:", "javascript:", "data:")):
-        return ""
-    if url.lower().startswith("www"):
-        url = "http://" + url
-    if url.startswith("//"):
-        url = "http:" + url
-    return _normalise_general(url)
+    from mailsphere_cli.urls import _normalise_general, completed_url
+    url = completed_url(url)
+    return _normalise_general(url) if url else ""
 
 
 def test_plain_urls_normalise_as_urlsplit_would():

@@ -161,6 +161,11 @@ def _read_ip(candidate: str) -> str:
     # leading zeros): only its octets' range is left to check.
     if _DOTTED_QUAD.fullmatch(candidate):
         return candidate if max(map(int, candidate.split("."))) <= 255 else ""
+    return _read_ip_general(candidate)
+
+
+def _read_ip_general(candidate: str) -> str:
+    """Any address text (stripped) in its normal form, through ipaddress; "" if none."""
     if candidate.lower().startswith("ipv6:"):
         candidate = candidate[5:]
     try:
