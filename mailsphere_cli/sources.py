@@ -291,11 +291,7 @@ def _named_mbox(path: Path) -> bool:
 def iter_file(path: Path, limit: int) -> Iterator[Item]:
     """A file found in a folder, its kind told by its name and first line: opened once and,
     when small, read in one go (what nearly every file of a folder of mail is)."""
-    item = read_folder_file(path, limit)
-    if item is None:
-        yield from iter_mbox(path, limit)
-    else:
-        yield item
+    return expand_ref(FileRef(str(path), "file"), limit)
 
 
 def read_folder_file(path: Path, limit: int) -> Item | None:
@@ -337,10 +333,11 @@ def read_ref(ref: FileRef, limit: int) -> Item | None:
 
 def expand_ref(ref: FileRef, limit: int) -> Iterator[Item]:
     """Everything a `FileRef` stands for, an mbox of several messages included."""
-    if ref.kind == "maildir":
-        yield read_file(Path(ref.path), "maildir", limit)
+    item = read_ref(ref, limit)
+    if item is None:
+        yield from iter_mbox(Path(ref.path), limit)
     else:
-        yield from iter_file(Path(ref.path), limit)
+        yield item
 
 
 def _detect_file(path: Path) -> str:

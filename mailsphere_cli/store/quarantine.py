@@ -110,10 +110,6 @@ def main_reason(verdict: Verdict | VerdictView) -> str:
 
 def headers_only(raw: bytes) -> str:
     """The header block of a message (at most 256 KiB), as text."""
-    return _headers_only(raw)
-
-
-def _headers_only(raw: bytes) -> str:
     end = raw.find(b"\n\n")
     end2 = raw.find(b"\r\n\r\n")
     cut = min(x for x in (end, end2, len(raw)) if x >= 0)
@@ -160,7 +156,7 @@ class Quarantine:
             verdict_text = texts[index] if texts else to_json(verdict.as_dict())
             if destroyed:
                 message_path = None
-                meta = json.dumps({"qid": qid, "headers": _headers_only(raw),
+                meta = json.dumps({"qid": qid, "headers": headers_only(raw),
                                    "content_destroyed": destroyed})
                 meta = meta[:-1] + ', "verdict": ' + verdict_text + "}"
                 meta_path = folder / f"{qid}.json"
