@@ -1,6 +1,6 @@
 """A cache of what every start rebuilds from the same files: the checked rule pack, the
-public suffix list, the compiled YARA rules, the classifier's weights (and, in
-rules/hyperscan_set.py, the Hyperscan databases).
+public suffix list, the compiled YARA rules, the classifier's weights and the
+Hyperscan databases (rules/hyperscan_set.py, through `read` and `write`).
 
 Where: $MAILSPHERE_CACHE_DIR, else $XDG_CACHE_HOME/mailsphere, else
 ~/.cache/mailsphere. Deleting the directory (or any file in it) is always safe: what
@@ -141,9 +141,9 @@ def read(kind: str, key: str) -> bytes | None:
     return payload
 
 
-def write(kind: str, key: str, payload: bytes) -> None:
+def write(kind: str, key: str, payload: bytes, keep: int = KEEP) -> None:
     """Store an entry (atomically) and drop the least recently used of its kind past
-    KEEP; a cache that cannot be written costs the next start a build, nothing else."""
+    `keep`; a cache that cannot be written costs the next start a build, nothing else."""
     directory = cache_dir()
     if directory is None:
         return
@@ -164,7 +164,7 @@ def write(kind: str, key: str, payload: bytes) -> None:
     try:
         entries = sorted(directory.glob(f"{kind}-*.bin"), key=lambda p: p.stat().st_mtime,
                          reverse=True)
-        for old in entries[KEEP:]:
+        for old in entries[keep:]:
             old.unlink()
     except OSError:
         pass

@@ -129,6 +129,16 @@ def test_only_the_most_recently_used_entries_of_a_kind_are_kept(cache: Path):
     assert len(entries(cache, "thing")) == artefacts.KEEP
 
 
+def test_a_kind_may_keep_more_entries(cache: Path):
+    """Hyperscan keeps a dozen databases per rule pack: its kind keeps more than KEEP."""
+    for i in range(artefacts.KEEP + 5):
+        artefacts.write("many", f"k{i}", b"payload %d" % i, keep=artefacts.KEEP + 5)
+    assert len(entries(cache, "many")) == artefacts.KEEP + 5
+    artefacts.write("many", "last", b"x", keep=artefacts.KEEP + 5)
+    assert len(entries(cache, "many")) == artefacts.KEEP + 5
+    assert artefacts.read("many", "last") == b"x"
+
+
 def _pack_summary(pack) -> str:
     return json.dumps({"version": pack.version, "files": pack.files,
                        "rules": [repr(r) for r in pack.rules.values()],

@@ -93,7 +93,7 @@ def test_compiled_databases_are_cached_and_a_damaged_cache_is_rebuilt(tmp_path, 
     monkeypatch.setenv("MAILSPHERE_CACHE_DIR", str(tmp_path))
     patterns = [r"(?i)\bwire transfer\b", r"\d{3}-\d{4}", r"(?m)^Re:"]
     first = HyperscanSet(patterns)
-    cached = list(tmp_path.glob("hs-*.db"))
+    cached = list(tmp_path.glob("hs-*.bin"))
     assert len(cached) == 1
     data = b"Please send the wire TRANSFER to 555-1234"
     assert sorted(first.candidates(data)) == [0, 1]
@@ -163,7 +163,7 @@ def test_the_cache_goes_under_xdg_cache_home_without_an_explicit_directory(tmp_p
     monkeypatch.delenv("MAILSPHERE_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert sorted(HyperscanSet([r"(?i)free", r"\bwin\b"]).candidates(b"win FREE")) == [0, 1]
-    assert len(list((tmp_path / "mailsphere").glob("hs-*.db"))) == 1
+    assert len(list((tmp_path / "mailsphere").glob("hs-*.bin"))) == 1
 
 
 def test_a_long_bounded_repeat_is_widened_to_an_open_one():

@@ -26,9 +26,9 @@ engines read the same text differently, always towards matching more:
   pattern Hyperscan refuses to compile.
 
 Compiling the shipped pack takes Hyperscan 3-4 s of CPU, so compiled
-databases are kept in the artefact cache directory (mailsphere_cli/artefacts.py:
+databases are kept in the artefact cache (mailsphere_cli/artefacts.py:
 $MAILSPHERE_CACHE_DIR, else $XDG_CACHE_HOME/mailsphere or ~/.cache/mailsphere; off
-with MAILSPHERE_NO_CACHE=1), named by a hash of the
+with MAILSPHERE_NO_CACHE=1, with its checks of every entry), named by a hash of the
 patterns, flags and Hyperscan version; a cache that cannot be read or written
 only costs the compile. Scratch space is allocated lazily per thread (a forked
 worker has its own copy of the memory, so a scratch made before the fork is
@@ -36,15 +36,12 @@ still its own).
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import platform
 import re
-import tempfile
 import threading
 import unicodedata
-from pathlib import Path
+
+from mailsphere_cli import artefacts
 
 try:
     import hyperscan
@@ -187,9 +184,9 @@ def hyperscan_form(pattern: str, drop_anchors: bool = False) -> str | None:
     return "".join(out)
 
 
-def cache_dir() -> Path | None:
-    from mailsphere_cli.artefacts import cache_dir as artefact_cache_dir
-    return artefact_cache_dir()
+# A rule pack makes a dozen databases (one per target): the cache keeps those of the
+# last eight packs or so.
+_KEEP = 96
 
 
 class HyperscanSet:
@@ -202,21 +199,24 @@ class HyperscanSet:
                        | hyperscan.HS_FLAG_ALLOWEMPTY)
         forms = [(index, hyperscan_form(p)) for index, p in enumerate(patterns)]
         forms = [(index, form) for index, form in forms if form is not None]
-        key = hashlib.sha256(json.dumps([_FORMAT, hyperscan.__version__, platform.machine(),
-                                         self._flags, forms]).encode("utf-8")).hexdigest()[:32]
-        directory = cache_dir()
-        path = directory / f"hs-{key}.db" if directory else None
-        loaded = self._load(path) if path else None
+        key = artefacts.key_of("hs", [json.dumps([_FORMAT, hyperscan.__version__, self._flags,
+                                                  forms])])
+        loaded = self._load(artefacts.read("hs", key))
         if loaded is None:
             loaded = self._compile(forms, patterns)
-            if path:
-                self._save(path, *loaded)
+            indexes, database = loaded
+            if database is not None:
+                artefacts.write("hs", key, json.dumps(indexes).encode("utf-8") + b"\n"
+                                + hyperscan.dumpb(database), keep=_KEEP)
         self.indexes, self.database = loaded
         self._local = threading.local()
 
-    def _load(self, path: Path):
+    @staticmethod
+    def _load(payload: bytes | None):
+        if payload is None:
+            return None
         try:
-            head, _, blob = path.read_bytes().partition(b"\n")
+            head, _, blob = payload.partition(b"\n")
             indexes = json.loads(head)
             database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK) if indexes else None
             if database is not None:  # built for another CPU (a shared home)? fails here
@@ -227,17 +227,6 @@ class HyperscanSet:
             return indexes, database
         except Exception:  # noqa: BLE001 - missing, stale or damaged: compile instead
             return None
-
-    def _save(self, path: Path, indexes: list[int], database) -> None:
-        if database is None:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
-                out.write(json.dumps(indexes).encode("utf-8") + b"\n" + hyperscan.dumpb(database))
-            os.replace(out.name, path)
-        except OSError:
-            pass
 
     def _compile(self, forms: list[tuple[int, str]], patterns: list[str]):
         """All at once; when Hyperscan refuses the lot, pattern by pattern to find
