@@ -37,6 +37,8 @@ class Context:
     listed: dict[str, Any] = field(default_factory=dict)
     # Filled by the classifier stage.
     spam_probability: float | None = None
+    # The rule stage's pattern hits when its prepare ran them ahead for a batch.
+    pattern_hits: list[Hit] | None = None
     hits: list[Hit] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)

@@ -59,3 +59,32 @@ def test_a_message_overrunning_its_budget_leaves_the_batch_and_the_others_go_on(
         assert by_name[name].action.value == "deliver"
         assert not by_name[name].errors
         assert "MINI_SLEEPY" not in {h.rule for h in by_name[name].hits}
+
+
+def test_the_pattern_pass_run_ahead_gives_the_same_verdicts_and_a_failure_is_reported_once():
+    pipeline = build_pipeline(Settings(config=Config(), offline=True))
+    raws = [i for i in iter_sources([str(SAMPLES)]) if isinstance(i, RawMessage)][:6]
+    compiled = pipeline.services["rules"]
+    real = compiled.match_patterns
+    calls = []
+
+    def failing_on_the_second(msg):
+        calls.append(msg)
+        if msg.raw == raws[1].data:
+            raise ValueError("pattern pass broke")
+        return real(msg)
+
+    compiled.match_patterns = failing_on_the_second
+    try:
+        alone = [_record(pipeline.run(raw)) for raw in raws]
+        assert len(calls) == len(raws)
+        calls.clear()
+        batched = scan_batch(pipeline, raws, timeout=30)
+    finally:
+        del compiled.match_patterns
+    # run ahead for every message, then again only where it failed
+    assert len(calls) == len(raws) + 1
+    assert [_record(v) for v in batched] == alone
+    assert batched[1].errors == ("rules: ValueError: pattern pass broke",)
+    assert not any(v.errors for i, v in enumerate(batched) if i != 1)
+    assert all(v.timings_ms["rules"] > 0 for v in batched)
