@@ -43,10 +43,13 @@ def build_report(db_path: Path, since: datetime | None, top: int = 10) -> Report
         messages = pd.read_sql_query(
             f"SELECT id, rulepack, sender, org, action, score, scanned_at FROM messages {where} "
             "ORDER BY scanned_at", db, params=params)
+        # The hits of each message, read from its verdict (what the `hits` view does, without
+        # joining the messages a second time); the data directory may predate the view.
         hits = pd.read_sql_query(
-            f"SELECT h.message_id, h.rulepack, h.rule, h.score FROM hits h JOIN messages m "
-            f"ON m.id = h.message_id AND m.rulepack = h.rulepack {where.replace('scanned_at', 'm.scanned_at')}",
-            db, params=params)
+            "SELECT m.id AS message_id, m.rulepack, json_extract(h.value, '$.rule') AS rule, "
+            "CAST(json_extract(h.value, '$.score') AS REAL) AS score FROM messages AS m, "
+            "json_each(m.verdict, '$.hits') AS h WHERE json_valid(m.verdict) "
+            + ("AND m.scanned_at >= ?" if since else ""), db, params=params)
     finally:
         db.close()
     latest = messages.drop_duplicates("id", keep="last")

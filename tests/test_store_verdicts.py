@@ -59,7 +59,12 @@ def test_a_schema_1_data_directory_is_read_and_upgraded(tmp_path: Path, cli):
     verdict = _verdicts(tmp_path, [make_message("Urgent", "you have won")])[0]
     old = Store(tmp_path / "data")
     # Make it what schema 1 wrote: no skipsets, the whole record inline.
+    # Make it what schema 1 wrote: no skipsets, the whole record inline, a table of hits.
     old.db.executescript("DROP TABLE skipsets; ALTER TABLE messages DROP COLUMN skipset; "
+                         "DROP VIEW hits; CREATE TABLE hits (message_id TEXT NOT NULL, "
+                         "rulepack TEXT NOT NULL, rule TEXT NOT NULL, score REAL NOT NULL, "
+                         "grp TEXT, evidence TEXT); "
+                         "CREATE INDEX hits_message ON hits (message_id, rulepack); "
                          "CREATE INDEX hits_rule ON hits (rule); "
                          "UPDATE meta SET value = '1' WHERE key = 'schema';")
     whole = to_json(verdict.as_dict())
@@ -67,6 +72,10 @@ def test_a_schema_1_data_directory_is_read_and_upgraded(tmp_path: Path, cli):
                    (verdict.id, "pack", 1, "m0.eml", verdict.sender, "[]", verdict.subject,
                     "", verdict.size, None, verdict.score, 5.0, verdict.action.value, "rules",
                     1.0, "2026-11-30T00:00:00+00:00", whole))
+    expected = [(verdict.id, "pack", h.rule, round(h.score, 3), h.group, h.evidence)
+                for h in verdict.hits]
+    assert expected
+    old.db.executemany("INSERT INTO hits VALUES (?,?,?,?,?,?)", expected)
     old.close()
     shown = cli("explain", verdict.id[:12], "--json")  # opens it read-only: no upgrade
     assert shown.exit_code == 0 and json.loads(shown.stdout)["skipped"] == verdict.as_dict()[
@@ -75,9 +84,29 @@ def test_a_schema_1_data_directory_is_read_and_upgraded(tmp_path: Path, cli):
     assert store.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == str(
         SCHEMA_VERSION)
     assert store.known(verdict.id, "pack") == json.loads(whole)
-    indexes = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE "
-                                              "type = 'index' AND tbl_name = 'hits'")}
-    assert indexes == {"hits_message"}  # hits_rule (schemas 1-2) is dropped
+    kinds = {tuple(r) for r in store.db.execute("SELECT type, name FROM sqlite_master WHERE "
+                                                 "tbl_name = 'hits'")}
+    assert kinds == {("view", "hits")}  # the table and its indexes are gone
+    assert [tuple(r) for r in store.db.execute("SELECT * FROM hits")] == expected
+    store.close()
+
+
+def test_the_hits_view_gives_each_recorded_verdicts_hits_once(tmp_path: Path):
+    verdicts = _verdicts(tmp_path, [make_message("Urgent", "you have won"),
+                                    make_message("Urgent: claim", "Congratulations, you have won!"),
+                                    make_message("Minutes", "Notes from the meeting")])
+    store = Store(tmp_path / "data")
+    run = store.start_run(["x"], "pack", {})
+    store.record(run, "pack", verdicts)
+    store.record(run, "pack", [VerdictView.of(verdicts[0])])  # recorded again: replaced
+    expected = sorted((v.id, "pack", h.rule, round(h.score, 3), h.group, h.evidence)
+                      for v in verdicts for h in v.hits)
+    assert len(expected) >= 2
+    assert sorted(tuple(r) for r in store.db.execute("SELECT * FROM hits")) == expected
+    # a verdict that is not JSON (none is written so) hides its hits, not everyone's
+    store.db.execute("UPDATE messages SET verdict = '{' WHERE id = ?", (verdicts[0].id,))
+    assert sorted(tuple(r) for r in store.db.execute("SELECT * FROM hits")) == [
+        row for row in expected if row[0] != verdicts[0].id]
     store.close()
 
 
