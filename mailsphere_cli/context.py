@@ -39,6 +39,8 @@ class Context:
     spam_probability: float | None = None
     # The rule stage's pattern hits when its prepare ran them ahead for a batch.
     pattern_hits: list[Hit] | None = None
+    # The classifier's tokens when its prepare made them ahead for a batch.
+    classifier_tokens: list[str] | None = None
     hits: list[Hit] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)

@@ -88,3 +88,27 @@ def test_the_pattern_pass_run_ahead_gives_the_same_verdicts_and_a_failure_is_rep
     assert batched[1].errors == ("rules: ValueError: pattern pass broke",)
     assert not any(v.errors for i, v in enumerate(batched) if i != 1)
     assert all(v.timings_ms["rules"] > 0 for v in batched)
+
+
+def test_the_classifier_tokens_made_ahead_are_each_messages_own_and_made_once(monkeypatch):
+    import mailsphere_cli.classifier as classifier
+
+    pipeline = build_pipeline(Settings(config=Config(), offline=True))
+    raws = [i for i in iter_sources([str(SAMPLES)]) if isinstance(i, RawMessage)][:8]
+    made = []
+    real = classifier.tokens_of
+
+    def counted(msg):
+        made.append(msg.raw)
+        return real(msg)
+
+    monkeypatch.setattr(classifier, "tokens_of", counted)
+    alone = [_record(pipeline.run(raw)) for raw in raws]
+    scored = len(made)
+    assert scored >= 6
+    made.clear()
+    batched = scan_batch(pipeline, raws, timeout=30)
+    # made ahead by prepare for every message the stage scores, and not again by run
+    assert len(made) == scored and len(set(made)) == scored
+    assert [_record(v) for v in batched] == alone
+    assert all(v.timings_ms["classifier"] > 0 for v in batched if "classifier" in v.timings_ms)
