@@ -189,3 +189,86 @@ def test_handover_checks_answer_alike_when_only_the_rest_of_the_trail_differs():
             compared += 1
             fired += bool(answers[0])
     assert compared > 500 and fired > 20
+
+
+@dataclass
+class FakeMsgWithLinks:
+    sender: str
+    links: bool
+
+
+def test_plans_with_the_same_run_of_keyed_rules_share_its_memory(keyed_pack, monkeypatch):
+    """Two messages alike in their key but not in an input the plan is chosen by
+    (here: links) get different plans; the keyed run is the same in both, so the
+    second is answered from what the first remembered."""
+    compiled, calls = keyed_pack
+    has_links = lambda msg, ctx: msg.links  # noqa: E731
+    monkeypatch.setattr(compiled, "_inputs", [("urls", has_links)])
+    monkeypatch.setattr(compiled, "_input_tests", [has_links])
+    first = compiled.run_evals(FakeMsgWithLinks("alice", False), FakeCtx())
+    assert calls["fn"] == 3
+    second = compiled.run_evals(FakeMsgWithLinks("alice", True), FakeCtx())
+    assert len(compiled._plans) == 2
+    assert calls["fn"] == 3 and second == first
+    compiled.run_evals(FakeMsgWithLinks("bob", True), FakeCtx())
+    assert calls["fn"] == 6
+
+
+def test_rule_arguments_bound_from_the_code_object_as_inspect_binds_them():
+    """engine._bind reads a plain function's parameters from its code object; for
+    every eval rule of the shipped pack and for odd signatures it calls the function
+    with what inspect's binding gives (or leaves the call to raise as before)."""
+    import functools
+    import inspect
+
+    from mailsphere_cli.rules.engine import _bind, _positional_values
+
+    def reference(fn, args):
+        try:
+            bound = inspect.signature(fn).bind(None, None, **args)
+        except (TypeError, ValueError):
+            return None
+        bound.apply_defaults()
+        if bound.kwargs or len(bound.args) != len(bound.arguments):
+            return None
+        return tuple(bound.args[2:])
+
+    def plain(msg, ctx, a, b=2, c="x"):
+        return (a, b, c)
+
+    def gathers(msg, ctx, a, **rest):
+        return (a, rest)
+
+    def keyword_only(msg, ctx, a, *, b=1):
+        return (a, b)
+
+    def posonly(msg, ctx, /, a=1):
+        return a
+
+    wrapped = functools.wraps(plain)(lambda msg, ctx, **kw: plain(msg, ctx, **kw))
+    cases = [(plain, {"a": 1}), (plain, {"a": 1, "c": 3}), (plain, {"b": 5}), (plain, {"d": 1}),
+             (plain, {"a": 1, "b": 2, "c": 3}), (gathers, {"a": 1, "z": 2}),
+             (keyword_only, {"a": 1, "b": 2}), (posonly, {"a": 3}), (wrapped, {"a": 1})]
+    pack = CompiledRules(load_rules(None))
+    cases += [(CHECKS[r.function].fn, dict(r.args)) for r in pack.evals if r.args]
+    fast = 0
+    for fn, args in cases:
+        values = _positional_values(fn, args)
+        if values is not None:
+            fast += 1
+            assert values == reference(fn, args), (fn, args)
+        expected = None
+        try:
+            expected = ("ok", fn(None, None, **args))
+        except Exception as exc:  # noqa: BLE001
+            expected = ("raised", type(exc))
+        try:
+            got = ("ok", _bind(fn, args)(None, None))
+        except Exception as exc:  # noqa: BLE001
+            got = ("raised", type(exc))
+        if fn in (plain, gathers, keyword_only, posonly):  # wrapped goes the inspect way
+            assert got == expected, (fn, args)
+    assert _positional_values(plain, {"b": 5}) is None  # a required one missing
+    assert _positional_values(gathers, {"a": 1}) is None
+    assert _positional_values(wrapped, {"a": 1}) is None
+    assert fast > 30
