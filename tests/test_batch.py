@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import types
 from pathlib import Path
 
 from mailsphere_cli.config import Config
@@ -112,3 +113,30 @@ def test_the_classifier_tokens_made_ahead_are_each_messages_own_and_made_once(mo
     assert len(made) == scored and len(set(made)) == scored
     assert [_record(v) for v in batched] == alone
     assert all(v.timings_ms["classifier"] > 0 for v in batched if "classifier" in v.timings_ms)
+
+
+def _napping_stage(stage_name: str):
+    """A stage that sleeps 0.25 s for a message whose subject names it."""
+    def run(msg, ctx):  # noqa: ARG001
+        if stage_name in msg.subject:
+            time.sleep(0.25)
+    return types.SimpleNamespace(run=run)
+
+
+def test_the_batch_timer_stops_a_message_at_its_own_deadline_only():
+    """One timer serves a batch: when it fires for an earlier message's deadline while
+    another message runs, that message goes on; a message whose steps add up past its
+    budget is stopped when its own time is up."""
+    pipeline = build_pipeline(Settings(config=Config(), offline=True))
+    pipeline.stages[:0] = [("nap1", _napping_stage("NAP1")), ("nap2", _napping_stage("NAP2"))]
+    raws = [_raw(make_message("NAP1 first"), "a.eml"),
+            _raw(make_message("NAP1 second"), "b.eml"),  # runs when a.eml's 0.4 s is up
+            _raw(make_message("NAP1 NAP2 twice"), "c.eml"),  # 0.5 s over two steps
+            _raw(make_message("Notes for Thursday"), "d.eml")]
+    verdicts = {v.source: v for v in scan_batch(pipeline, raws, timeout=0.4)}
+    for name in ("a.eml", "b.eml", "d.eml"):
+        assert verdicts[name].action.value == "deliver", name
+        assert not verdicts[name].errors
+    assert verdicts["c.eml"].action.value == "error"
+    assert verdicts["c.eml"].errors == ("timed out after 0.4 s",)
+    assert 390 <= verdicts["c.eml"].elapsed_ms < 600
