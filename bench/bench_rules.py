@@ -16,6 +16,13 @@ machine's load, `uptime`, next to the numbers):
 - "stage": the sum of those four, what the rule stage costs a message;
 - "decisions": the decisions stage, after the stage.
 
+Messages go in chunks of `--batch` (16, as a scan's workers take them): every
+message of the chunk through perimeter, attachments and lists, then the views and
+the pattern pass of every message (the stage's `prepare`, which
+workers.scan_batch runs for the whole chunk first), then evals, metas and
+decisions message by message. `--batch 1` times one message through every part
+before the next (the order before the pattern pass ran ahead).
+
 The pattern matcher's caches (header values, the RE2 automata) start empty, as
 in a worker at the start of a scan. `--wall` then also runs every message
 through the whole pipeline (a second pipeline) and reports the rule stage's
@@ -41,6 +48,8 @@ def main() -> int:
     add_corpus_args(parser)
     parser.add_argument("--wall", action="store_true",
                         help="also report the stage's wall-clock time in full pipeline runs")
+    parser.add_argument("--batch", type=int, default=16,
+                        help="messages per chunk, as the workers run them (1: one at a time)")
     parser.add_argument("--rules", action="append", default=[],
                         help="rule directory instead of the shipped rules (repeatable)")
     args = parser.parse_args()
@@ -58,36 +67,47 @@ def main() -> int:
     parts: dict[str, list[float]] = {"views": [], "patterns": [], "evals": [], "metas": [],
                                      "decisions": []}
     texts = [t for t in compiled.patterns.targets if t.kind != "header" or not t.header]
-    for raw in raws:
-        msg = ParsedMessage(raw.data)
-        ctx = Context(msg=msg, config=pipeline.config, offline=True, services=pipeline.services)
-        perimeter.run(msg, ctx)
-        attachments.run(msg, ctx)
-        lists.run(msg, ctx)
-        t0 = time.thread_time()
-        for target in texts:
-            compiled.patterns.text_for(msg, target.kind, target.target)
-        msg.html_text, msg.html_doc.anchors, msg.urls
-        t1 = time.thread_time()
-        for hit in compiled.match_patterns(msg):
-            ctx.add(hit)
-        t2 = time.thread_time()
-        for hit in compiled.run_evals(msg, ctx):
-            ctx.add(hit)
-        t3 = time.thread_time()
-        for hit in compiled.run_metas(ctx):
-            ctx.add(hit)
-        t4 = time.thread_time()
-        decide.run(msg, ctx)
-        t5 = time.thread_time()
-        stage_ms.append((t4 - t0) * 1000)
-        for name, (a, b) in zip(parts, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5))):
-            parts[name].append((b - a) * 1000)
+    clock = time.thread_time
+    for start in range(0, len(raws), max(1, args.batch)):
+        chunk = []
+        for raw in raws[start:start + max(1, args.batch)]:
+            msg = ParsedMessage(raw.data)
+            ctx = Context(msg=msg, config=pipeline.config, offline=True, services=pipeline.services)
+            perimeter.run(msg, ctx)
+            attachments.run(msg, ctx)
+            lists.run(msg, ctx)
+            chunk.append((msg, ctx))
+        # views and patterns of every message of the chunk first, as the stage's prepare
+        # runs them in a worker; with --batch 1, one message through every part
+        spent = []
+        for msg, ctx in chunk:
+            t0 = clock()
+            for target in texts:
+                compiled.patterns.text_for(msg, target.kind, target.target)
+            msg.html_text, msg.html_doc.anchors, msg.urls
+            t1 = clock()
+            for hit in compiled.match_patterns(msg):
+                ctx.add(hit)
+            spent.append([t1 - t0, clock() - t1])
+        for (msg, ctx), times in zip(chunk, spent):
+            t2 = clock()
+            for hit in compiled.run_evals(msg, ctx):
+                ctx.add(hit)
+            t3 = clock()
+            for hit in compiled.run_metas(ctx):
+                ctx.add(hit)
+            t4 = clock()
+            decide.run(msg, ctx)
+            t5 = clock()
+            times += [t3 - t2, t4 - t3, t5 - t4]
+            stage_ms.append(sum(times[:4]) * 1000)
+            for name, value in zip(parts, times):
+                parts[name].append(value * 1000)
     if args.wall:
         wall = build_pipeline(Settings(config=Config(), offline=True, skip=("classifier",),
                                        rules_dirs=tuple(args.rules)))
         wall_ms = [wall.run(raw).timings_ms.get("rules", 0.0) for raw in raws]
-    print(f"{len(stage_ms)} messages, {len(compiled.pack.rules)} rules")
+    print(f"{len(stage_ms)} messages, {len(compiled.pack.rules)} rules, chunks of {max(1, args.batch)}")
     rows = [("stage", stage_ms), *parts.items()] + ([("wall", wall_ms)] if wall_ms else [])
     for name, values in rows:
         values.sort()
