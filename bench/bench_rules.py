@@ -17,10 +17,10 @@ machine's load, `uptime`, next to the numbers):
 - "decisions": the decisions stage, after the stage.
 
 Messages go in chunks of `--batch` (16, as a scan's workers take them): every
-message of the chunk through perimeter, attachments and lists, then the views and
-the pattern pass of every message (the stage's `prepare`, which
-workers.scan_batch runs for the whole chunk first), then evals, metas and
-decisions message by message. `--batch 1` times one message through every part
+message of the chunk through perimeter, attachments and lists, then the views of
+every message, then the pattern pass of every message (the stage's PREPARE,
+which workers.scan_batch runs over the whole chunk first), then evals, metas
+and decisions message by message. `--batch 1` times one message through every part
 before the next (the order before the pattern pass ran ahead).
 
 The pattern matcher's caches (header values, the RE2 automata) start empty, as
@@ -77,18 +77,21 @@ def main() -> int:
             attachments.run(msg, ctx)
             lists.run(msg, ctx)
             chunk.append((msg, ctx))
-        # views and patterns of every message of the chunk first, as the stage's prepare
-        # runs them in a worker; with --batch 1, one message through every part
+        # the views of every message of the chunk, then the pattern pass of every message,
+        # as the stage's PREPARE runs them in a worker; with --batch 1, one message
+        # through every part
         spent = []
         for msg, ctx in chunk:
             t0 = clock()
             for target in texts:
                 compiled.patterns.text_for(msg, target.kind, target.target)
             msg.html_text, msg.html_doc.anchors, msg.urls
+            spent.append([clock() - t0])
+        for (msg, ctx), times in zip(chunk, spent):
             t1 = clock()
             for hit in compiled.match_patterns(msg):
                 ctx.add(hit)
-            spent.append([t1 - t0, clock() - t1])
+            times.append(clock() - t1)
         for (msg, ctx), times in zip(chunk, spent):
             t2 = clock()
             for hit in compiled.run_evals(msg, ctx):

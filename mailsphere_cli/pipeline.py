@@ -85,22 +85,22 @@ class Pipeline:
                                                        f"{len(raw.data)}"))
         return ctx
 
-    def prepare_stage(self, name: str, stage: ModuleType, ctx: Context) -> None:
-        """A stage's `prepare` over one message, for the stages that have one: the part
-        of its work that workers.scan_batch runs for every message of a batch before the
-        stage's `run` meets any of them (the rule stage's pattern pass: its automata stay
-        in the CPU caches across the batch). Not run where run_stage would skip the
-        stage; its time counts as the stage's. A failure is left for `run` to meet again
-        and report as the stage's error."""
+    def prepare_stage(self, name: str, stage: ModuleType, prepare, ctx: Context) -> None:  # noqa: ANN001
+        """One of a stage's PREPARE functions over one message: the parts of its work
+        that workers.scan_batch runs, each for every message of a batch, before the
+        stage's `run` meets any of them (the rule stage's message views, then its
+        pattern pass: its automata stay in the CPU caches across the batch). Not run
+        where run_stage would skip the stage; its time counts as the stage's. A
+        failure is left for `run` to meet again and report as the stage's error."""
         if self.skip or ctx.forced or ctx.listed:
             if self._why_not(name, stage, ctx):
                 return
         began = time.perf_counter()
         try:
-            stage.prepare(ctx.msg, ctx)
+            prepare(ctx.msg, ctx)
         except Exception:  # noqa: BLE001, S110 - run() does the work again and reports it
             pass
-        ctx.timings_ms[name] = (time.perf_counter() - began) * 1000
+        ctx.timings_ms[name] = ctx.timings_ms.get(name, 0.0) + (time.perf_counter() - began) * 1000
 
     def run_stage(self, name: str, stage: ModuleType | str, ctx: Context) -> None:
         """One stage over one message: skipped with its reason, or run and timed; a stage
@@ -116,7 +116,7 @@ class Pipeline:
             stage.run(ctx.msg, ctx)  # type: ignore[union-attr]
         except Exception as exc:  # noqa: BLE001 - a failing stage is an error, not a crash
             ctx.errors.append(f"{name}: {type(exc).__name__}: {exc}")
-        # plus what its prepare_stage took, if it had one
+        # plus what its prepare_stage calls took, if it has any
         ctx.timings_ms[name] = ctx.timings_ms.get(name, 0.0) + (time.perf_counter() - began) * 1000
 
     def finish(self, raw: "RawMessage", ctx: Context, started: float) -> Verdict:

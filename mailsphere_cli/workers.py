@@ -165,10 +165,11 @@ def scan_batch(pipeline: Pipeline, raws: list[RawMessage], timeout: float) -> li
         for i, raw in enumerate(raws):
             contexts[i] = step(i, pipeline.begin, raw)
         for name, stage in pipeline.stages:
-            if hasattr(stage, "prepare"):  # its work ahead for the whole batch first
+            # the parts of its work a stage does ahead, each over the whole batch first
+            for prepare in getattr(stage, "PREPARE", ()):
                 for i in range(count):
                     if verdicts[i] is None:
-                        step(i, pipeline.prepare_stage, name, stage, contexts[i])
+                        step(i, pipeline.prepare_stage, name, stage, prepare, contexts[i])
             for i in range(count):
                 if verdicts[i] is None:
                     step(i, pipeline.run_stage, name, stage, contexts[i])

@@ -313,12 +313,22 @@ def _memo_step(key: str, run: list[tuple[Any, ...]],
     return (remembered, rules, args_list, calls)
 
 
-def prepare(msg: "ParsedMessage", ctx: "Context") -> None:
-    """The pattern pass, run ahead for every message of a batch (workers.scan_batch)
-    before `run` meets any of them: the Hyperscan databases and RE2 automata stay in
-    the CPU caches from one message to the next instead of being evicted by the eval
-    checks in between (the message views the pass builds are those the checks read)."""
+def _prepare_views(msg: "ParsedMessage", ctx: "Context") -> None:
+    """The message views the pattern pass reads (rendered HTML, links...), built for
+    every message of a batch before the pass: parsing HTML touches much memory, and
+    between two messages' passes it evicted their automata from the CPU caches."""
+    ctx.services["rules"].patterns.build_views(msg)
+
+
+def _prepare_patterns(msg: "ParsedMessage", ctx: "Context") -> None:
+    """The pattern pass, run for every message of a batch before `run` meets any of
+    them: the Hyperscan databases and RE2 automata stay in the CPU caches from one
+    message to the next instead of being evicted by the eval checks in between."""
     ctx.pattern_hits = ctx.services["rules"].match_patterns(msg)
+
+
+# Run ahead by workers.scan_batch, each over the whole batch in turn (Pipeline.prepare_stage)
+PREPARE = (_prepare_views, _prepare_patterns)
 
 
 def run(msg: "ParsedMessage", ctx: "Context") -> None:

@@ -55,6 +55,11 @@ _KIND_TEXT: dict[str, Callable[["ParsedMessage"], str]] = {
     "full": lambda m: m.raw_text,
 }
 KINDS = frozenset(_KIND_TEXT) | {"header"}
+# The message views (cached on the message) each kind's text is made from.
+_KIND_VIEWS: dict[str, tuple[str, ...]] = {
+    "body": ("body",), "rawbody": ("text", "html"), "uri": ("urls",), "html": ("html",),
+    "full": ("raw_text",),
+}
 
 
 def _header_view(raw_values: list[str], view: str) -> str:
@@ -232,6 +237,8 @@ class PatternMatcher:
                 self.others.append(target)
         self.headers = {name: _Header(name, targets) for name, targets in by_header.items()}
         self._order = {name: rank for rank, name in enumerate(self.headers)}
+        self._views = list(dict.fromkeys(
+            view for target in self.others for view in _KIND_VIEWS.get(target.kind, ())))
 
     def match(self, msg: "ParsedMessage") -> list[Hit]:
         hits: list[Hit] = []
@@ -244,6 +251,11 @@ class PatternMatcher:
             text = msg.header_block if target.kind == "header" else _KIND_TEXT[target.kind](msg)
             hits.extend(target.hits(text))
         return hits
+
+    def build_views(self, msg: "ParsedMessage") -> None:
+        """Build (and so cache on the message) the views the targets' texts are made of."""
+        for view in self._views:
+            getattr(msg, view)
 
     def text_for(self, msg: "ParsedMessage", kind: str, target: str) -> str:
         """The text a rule of this kind and target is matched against."""
