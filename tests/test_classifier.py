@@ -227,6 +227,29 @@ def test_fast_word_finding_matches_the_pattern():
             assert _word_matches(text, limit) == _WORD.findall(text)[:limit], repr(text[:80])
 
 
+def test_words_in_one_pass_match_matching_then_finishing():
+    """`words` picks and shapes the matches of a usual body in one pass: the same list as
+    `_finish_words(_word_matches(...))`, digits, signs, long runs and hidden words included."""
+    import random
+
+    from mailsphere_cli.classifier.features import _finish_words, _word_matches, words
+
+    pieces = ["Hello", "world", "2024", "12", "a1b2", "x9", "1st", "$", "$$", "€", "!!", "??", "!",
+              "?", "-", ",", " ", "  ", "\n", "caf\u00e9", "\u0663\u0664", "\u00bd", "x" * 31,
+              "7" * 40, "zzzz", "example", "rcpt", "\u2019", "ǅ", "\u0130stanbul"]
+    hidden = frozenset({"zzzz", "example"})
+    rng = random.Random(11)
+    samples = ["", "zzzz " * 60, "order 12345 on 2024-01-05 for $5 !! " * 10]
+    samples += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 200))) for _ in range(3000)]
+    shaped = 0
+    for text in samples:
+        for limit, hide in ((6000, hidden), (5, hidden), (6000, frozenset())):
+            expected = _finish_words(_word_matches(text.lower()[:80_000], limit), hide)
+            assert words(text, limit, hide) == expected, repr(text[:80])
+            shaped += any(w.startswith("#") for w in expected)
+    assert shaped > 1000
+
+
 def test_telling_tags_found_as_the_tag_pattern_finds_them():
     """The direct search finds exactly the telling names among the tags _HTML_TAG reads,
     whatever follows, precedes or spells them (case, underscores, non-ASCII letters)."""

@@ -116,13 +116,22 @@ def _word_matches(text: str, limit: int) -> list[str]:
     """
     if len(text) < _SHORT_TEXT:
         return _WORD.findall(text)[:limit]  # one pattern call is cheapest for a line
+    runs = _runs_apart(text)
+    if max(map(len, runs), default=0) <= _WORD_MAX:
+        return [run for run in runs if len(run) > 1 or run in _SINGLE_SYMBOLS][:limit]
+    return _long_run_matches(runs, limit)
+
+
+def _runs_apart(text: str) -> list[str]:
+    """The runs of `text` with its signs set apart and its odd characters made spaces."""
     if any(symbol in text for symbol in _SYMBOL_CHARS):
         text = _set_symbols_apart(text)
     if not text.isascii():
         text = _ODD_CHARACTER.sub(" ", text)
-    runs = _runs(text)
-    if max(map(len, runs), default=0) <= _WORD_MAX:
-        return [run for run in runs if len(run) > 1 or run in _SINGLE_SYMBOLS][:limit]
+    return _runs(text)
+
+
+def _long_run_matches(runs: list[str], limit: int) -> list[str]:
     found: list[str] = []
     for run in runs:
         if run.isalnum():
@@ -141,7 +150,19 @@ def _word_matches(text: str, limit: int) -> list[str]:
 
 def words(text: str, limit: int = MAX_TOKENS, hidden: frozenset[str] = frozenset()) -> list[str]:
     """Lowercased words, numbers as shapes, the recipient's own words as `<rcpt>`."""
-    return _finish_words(_word_matches(text.lower()[:MAX_BODY_CHARS * 2], limit), hidden)
+    text = text.lower()[:MAX_BODY_CHARS * 2]
+    if len(text) < _SHORT_TEXT:
+        return _finish_words(_WORD.findall(text)[:limit], hidden)
+    runs = _runs_apart(text)
+    if max(map(len, runs), default=0) > _WORD_MAX:
+        return _finish_words(_long_run_matches(runs, limit), hidden)
+    # The usual body: `_finish_words` of `_word_matches`, the matches picked and shaped
+    # in one pass (shaping changes neither how many there are nor which are kept).
+    out = [run if run.isalpha() else _shape(run) for run in runs
+           if len(run) > 1 or run in _SINGLE_SYMBOLS][:limit]
+    if hidden and not hidden.isdisjoint(out):
+        out = ["<rcpt>" if w in hidden else w for w in out]
+    return out
 
 
 def _finish_words(out: list[str], hidden: frozenset[str]) -> list[str]:
