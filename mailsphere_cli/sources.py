@@ -98,7 +98,7 @@ def _looks_like_message(head: bytes) -> str | None:
     return "does not start with a mail header"
 
 
-def _open(path: Path) -> BinaryIO | SourceProblem:
+def _open(path: Path | str) -> BinaryIO | SourceProblem:
     """The file opened for reading, or why it cannot be read."""
     origin = str(path)
     try:
@@ -113,9 +113,9 @@ def _open(path: Path) -> BinaryIO | SourceProblem:
         return SourceProblem(origin, "error", exc.strerror or str(exc))
 
 
-def read_file(path: Path, kind: str, limit: int) -> Item:
-    origin = str(path)
-    stream = _open(path)
+def read_file(path: Path | str, kind: str, limit: int) -> Item:
+    origin = str(path) if isinstance(path, Path) else _normal_path(path)
+    stream = _open(origin)
     if isinstance(stream, SourceProblem):
         return stream
     try:
@@ -284,8 +284,25 @@ def _read_small(stream: BinaryIO, limit: int) -> bytes | None:
     return data if len(data) <= size else None  # it grew while read: the general readers
 
 
-def _named_mbox(path: Path) -> bool:
-    return path.suffix.lower() in MBOX_SUFFIXES or path.name.lower() in ("mbox", "inbox")
+def _named_mbox(path: Path | str) -> bool:
+    name = path.name if isinstance(path, Path) else path.rpartition("/")[2]
+    return _suffix(name).lower() in MBOX_SUFFIXES or name.lower() in ("mbox", "inbox")
+
+
+def _suffix(name: str) -> str:
+    """PurePath(name).suffix of a file name."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def _normal_path(path: str) -> str:
+    """str(Path(path)), without making the Path when `path` already has that form (no
+    repeated slash, no "." part, no trailing slash), as the paths of a folder walk have:
+    a file's pathlib objects cost more than reading a small one."""
+    if path and "//" not in path and "/./" not in path and not path.startswith("./") \
+            and not path.endswith(("/", "/.")):
+        return path
+    return str(Path(path))
 
 
 def iter_file(path: Path, limit: int) -> Iterator[Item]:
@@ -294,11 +311,11 @@ def iter_file(path: Path, limit: int) -> Iterator[Item]:
     return expand_ref(FileRef(str(path), "file"), limit)
 
 
-def read_folder_file(path: Path, limit: int) -> Item | None:
+def read_folder_file(path: Path | str, limit: int) -> Item | None:
     """What `iter_file` yields when the file holds one message (or is skipped, or cannot be
     read); None for an mbox that the line-by-line reader must frame (`iter_mbox`)."""
-    origin = str(path)
-    stream = _open(path)
+    origin = str(path) if isinstance(path, Path) else _normal_path(path)
+    stream = _open(origin)
     if isinstance(stream, SourceProblem):
         return stream
     with stream:
@@ -306,16 +323,16 @@ def read_folder_file(path: Path, limit: int) -> Item | None:
             data = _read_small(stream, limit)
         except OSError:
             data = None
-    is_mbox = path.suffix.lower() in MBOX_SUFFIXES
+    is_mbox = _suffix(origin.rpartition("/")[2]).lower() in MBOX_SUFFIXES
     if data is None:
-        if not is_mbox and _detect_file(path) == "mbox":
+        if not is_mbox and _detect_file(Path(origin)) == "mbox":
             is_mbox = True
     elif data.startswith(b"From "):
         is_mbox = True
     if is_mbox:
-        return _single_message_mbox(data, origin, _named_mbox(path)) if data else None
+        return _single_message_mbox(data, origin, _named_mbox(origin)) if data else None
     if data is None:
-        return read_file(path, "eml", limit)
+        return read_file(Path(origin), "eml", limit)
     reason = _looks_like_message(data[:8192])
     if reason:
         return SourceProblem(origin, "skipped", reason)
@@ -327,8 +344,8 @@ def read_ref(ref: FileRef, limit: int) -> Item | None:
     """The message (or problem) a `FileRef` stands for, exactly as the reader of its folder
     would have yielded it; None for an mbox of several messages (see `expand_ref`)."""
     if ref.kind == "maildir":
-        return read_file(Path(ref.path), "maildir", limit)
-    return read_folder_file(Path(ref.path), limit)
+        return read_file(ref.path, "maildir", limit)
+    return read_folder_file(ref.path, limit)
 
 
 def expand_ref(ref: FileRef, limit: int) -> Iterator[Item]:

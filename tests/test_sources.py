@@ -194,3 +194,25 @@ def test_folder_files_read_in_one_go_give_what_the_general_readers_give(tmp_path
     slow = shape(iter_sources([str(tmp_path)]))
     assert fast == slow == alone
     assert len(messages(iter_sources([str(tmp_path)]))) == 8
+
+
+def test_paths_read_without_pathlib_are_named_as_pathlib_names_them():
+    """A FileRef's path is read as a string: its origin is still str(Path(path)), its
+    suffix PurePath's, so a verdict's source and the mbox tests are unchanged."""
+    import random
+
+    from mailsphere_cli.sources import _named_mbox, _normal_path, _suffix
+    rng = random.Random(7)
+    pieces = ["", ".", "..", "/", "//", "a", "b.eml", ".mbox", "x.MBOX", "inbox", "In.box.",
+              "mbox", "c.mbx", "d.", "e..mbs", " ", "é.mbox"]
+    checked = 0
+    for _ in range(20_000):
+        path = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 7)))
+        if not path:
+            continue
+        assert _normal_path(path) == str(Path(path)), path
+        name = Path(path).name
+        assert _suffix(name) == Path(path).suffix, path
+        assert _named_mbox(_normal_path(path)) == _named_mbox(Path(path)), path
+        checked += 1
+    assert checked > 15_000
