@@ -71,7 +71,7 @@ def main() -> int:
                 pass
         gc.collect()
         gc.freeze()
-        gc.set_threshold(5000, 10, 10)  # as a pool worker (workers._WORKER_GC_THRESHOLD)
+        gc.set_threshold(*variants["ms_this"][0]._WORKER_GC_THRESHOLD)  # as a pool worker
         paths = []
         for folder in args.dirs:
             files = sorted(f for f in os.listdir(folder) if not f.startswith("."))
