@@ -297,6 +297,9 @@ class Workers:
         self.chunk = chunk
         self._pipeline: Pipeline | None = None
         self._executor: ProcessPoolExecutor | None = None
+        # Set by `scan` once every message it was given has gone out to be analysed (only
+        # the verdicts of the last chunks are still to come).
+        self.fed_all = False
 
     @property
     def pipeline(self) -> Pipeline:
@@ -334,6 +337,7 @@ class Workers:
         not a message comes back as its problem, without a verdict."""
         if self._pipeline is None:
             self.start()
+        self.fed_all = False
         if self.workers == 1:
             yield from self._scan_here(messages)
             return
@@ -362,6 +366,7 @@ class Workers:
                 if len(batch) >= self.chunk or size >= CHUNK_BYTES:
                     yield from analyse()
                     batch, size = [], 0
+        self.fed_all = True
         if batch:
             yield from analyse()
 
@@ -394,11 +399,13 @@ class Workers:
                         framed.popleft()
                         continue
                 elif source_done:
+                    self.fed_all = True
                     return
                 else:
                     item = next(source, None)
                     if item is None:
                         source_done = True
+                        self.fed_all = True
                         return
                 yield next(keys), item
 
