@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from mailsphere_cli import regex_cache
 from mailsphere_cli.sources import FileRef, RawMessage, SourceProblem, iter_sources
 from mailsphere_cli.store.db import Store
 from mailsphere_cli.store.move import MoveLog
@@ -99,6 +100,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
     cpu_started, children_started = time.process_time(), _children_cpu()
     try:
         workers.start()
+        regex_cache.save()  # every pattern of the start-up is compiled (see regex_cache)
         summary.startup = time.perf_counter() - started
         summary.cpu_startup = time.process_time() - cpu_started
         summary.warnings = startup_warnings(workers.pipeline)

@@ -309,7 +309,16 @@ class Workers:
 
     def start(self) -> None:
         """Build the pipeline now, so a bad rule pack fails before any message is read."""
-        self._pipeline = build_pipeline(self.settings)
+        # Building it makes ~30,000 long-lived objects (rules, model, YARA) and next to no
+        # garbage (about 400 objects in cycles): the collector's passes over them while
+        # they are made were 0.03-0.04 s of CPU, and they are frozen out of its care anyway.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._pipeline = build_pipeline(self.settings)
+        finally:
+            if collecting:
+                gc.enable()
         if self.workers > 1:
             self._executor = self._new_executor()
 
