@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -23,6 +24,7 @@ from mailsphere_cli.verdict import VerdictView, clean_text, to_json
 from mailsphere_cli.workers import HELD_ACTIONS, Settings, Workers, startup_warnings
 
 QUARANTINED = HELD_ACTIONS  # what a scan holds (workers send these messages' bytes back)
+_RULE = itemgetter("rule")
 
 
 @dataclass
@@ -183,7 +185,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                 summary.bytes += light["size"]
                 summary.scanned += 1
                 summary.actions[light["action"]] += 1
-                summary.rules.update([hit["rule"] for hit in light["hits"]])
+                summary.rules.update(map(_RULE, light["hits"]))
                 if light["action"] == "error":
                     summary.errors.append((light["source"], "; ".join(light["errors"])))
                 batch.append((raw, verdict))  # raw: None for mail not held, read by a worker
