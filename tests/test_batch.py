@@ -3,6 +3,7 @@ and keep each message's time budget and failures its own."""
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 import types
 from pathlib import Path
@@ -99,8 +100,11 @@ def test_the_classifier_tokens_made_ahead_are_each_messages_own_and_made_once(mo
     made = []
     real = classifier.tokens_of
 
+    callers = []
+
     def counted(msg):
         made.append(msg.raw)
+        callers.append(sys._getframe(1).f_code.co_name)
         return real(msg)
 
     monkeypatch.setattr(classifier, "tokens_of", counted)
@@ -111,6 +115,7 @@ def test_the_classifier_tokens_made_ahead_are_each_messages_own_and_made_once(mo
     batched = scan_batch(pipeline, raws, timeout=30)
     # made ahead by prepare for every message the stage scores, and not again by run
     assert len(made) == scored and len(set(made)) == scored
+    assert set(callers[-scored:]) == {"prepare"}
     assert [_record(v) for v in batched] == alone
     assert all(v.timings_ms["classifier"] > 0 for v in batched if "classifier" in v.timings_ms)
 

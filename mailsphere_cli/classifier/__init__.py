@@ -145,6 +145,10 @@ def prepare(msg: "ParsedMessage", ctx: "Context") -> None:
         ctx.classifier_tokens = tokens_of(msg)
 
 
+# Run ahead over a whole batch by workers.scan_batch (Pipeline.prepare_stage)
+PREPARE = (prepare,)
+
+
 def run(msg: "ParsedMessage", ctx: "Context") -> None:
     models = ctx.services.get("classifier")
     if models is None:  # a pipeline built without build_services (tests, tools)
