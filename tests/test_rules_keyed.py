@@ -24,6 +24,8 @@ from tests.test_rules_fast_paths import FakeCtx
 KEY_HEADERS = ("from", "reply-to", "return-path", "sender", "to", "cc", "delivered-to",
                "x-original-to", "envelope-to", "in-reply-to",
                "list-id", "list-post", "list-help", "list-archive", "received")
+# the keys read from those headers (and the trail): all but the links' hosts
+HEADER_KEYS = ("sender", "sender_recipients", "list", "handover")
 _FIELD = re.compile(rb"^[^\s:]+:.*(?:\r?\n[ \t].*)*\r?\n", re.M)
 
 
@@ -59,6 +61,7 @@ def test_keyed_checks_answer_alike_for_messages_alike_in_their_key():
     config = Config(orgs={"example": org})
     rules = [r for r in CompiledRules(load_rules(None)).evals if CHECKS[r.function].key]
     assert {CHECKS[r.function].key for r in rules} == set(features.KEYS)
+    rules = [r for r in rules if CHECKS[r.function].key in HEADER_KEYS]  # hosts: tested below
     raws = [build(case) for case in load_cases() if "raw" not in case] + [build({})]
     listed = [raw for raw in raws if b"\nList-Id:" in raw]
     assert len(listed) >= 2
@@ -72,8 +75,8 @@ def test_keyed_checks_answer_alike_for_messages_alike_in_their_key():
             ctx_b = Context(msg=b, config=config, offline=True)
             for msg, ctx in ((a, ctx_a), (b, ctx_b)):
                 perimeter.run(msg, ctx)  # the relays and the handover hop, from the grafted trail
-            for key in features.KEYS.values():
-                assert key(a, ctx_a) == key(b, ctx_b)
+            for name in HEADER_KEYS:
+                assert features.KEYS[name](a, ctx_a) == features.KEYS[name](b, ctx_b)
             differing += a.subject != b.subject or a.body != b.body
             for rule in rules:
                 fn = CHECKS[rule.function].fn
@@ -272,3 +275,45 @@ def test_rule_arguments_bound_from_the_code_object_as_inspect_binds_them():
     assert _positional_values(gathers, {"a": 1}) is None
     assert _positional_values(wrapped, {"a": 1}) is None
     assert fast > 30
+
+
+def test_hosts_checks_answer_alike_for_messages_linking_the_same_hosts():
+    """Checks keyed on the links' hosts give the same answer for two messages whose
+    links go to the same hosts in the same order, whatever the rest of the links
+    (scheme, path, query), the text and the headers; hosts taken from the corpus
+    fixtures and from look-alike, listed and suspicious-TLD examples."""
+    from mailsphere_cli.config import Config, OrgConfig
+    from mailsphere_cli.context import Context
+    from mailsphere_cli.message import ParsedMessage
+    from tests.rules_fixture import build, load_cases
+
+    org = OrgConfig(name="example", domains=["example.com"], authorised_ips=["192.0.2.0/24"])
+    config = Config(orgs={"example": org})
+    rules = [r for r in CompiledRules(load_rules(None)).evals if CHECKS[r.function].key == "hosts"]
+    assert len(rules) >= 4
+    host_lists: list[list[str]] = []
+    for case in load_cases():
+        found = features.hosts(ParsedMessage(build(case)))
+        if found:
+            host_lists.append(found)
+    extra = ["paypa1.com", "bit.ly", "www.example.top", "examp1e.com", "login.example.zip",
+             "a.b.c.example.net", "xn--pypal-4ve.com", "192.0.2.1", "tinyurl.com", "secure-paypal.com"]
+    host_lists += [extra[i:i + n] for n in (1, 2, 3, 5) for i in range(0, len(extra), n)]
+    host_lists += [extra, extra[::-1]]
+    compared = fired = 0
+    for index, hosts in enumerate(host_lists):
+        first = " ".join(f"http://{h}/a?b={index}" for h in hosts)
+        second = "see " + "\n".join(f"https://{h.upper()}/x/{i}/login.php" for i, h in enumerate(hosts))
+        other = build({"set": {"Subject": "another", "From": "x@example.org"}, "body": second})
+        messages = [ParsedMessage(build({"body": first})), ParsedMessage(other)]
+        contexts = [Context(msg=m, config=config, offline=True) for m in messages]
+        key = features.KEYS["hosts"]
+        assert key(messages[0], contexts[0]) == key(messages[1], contexts[1]), hosts
+        assert messages[0].urls != messages[1].urls
+        for rule in rules:
+            fn = CHECKS[rule.function].fn
+            answers = [fn(m, c, **rule.args) for m, c in zip(messages, contexts)]
+            assert answers[0] == answers[1], (rule.id, hosts)
+            compared += 1
+            fired += bool(answers[0])
+    assert compared > 100 and fired > 10

@@ -435,7 +435,7 @@ def _brand_in_subdomain(host: str) -> str:
     return ""
 
 
-@check("url_lookalike", requires="urls")
+@check("url_lookalike", requires="urls", key="hosts")
 def url_lookalike(msg: Any, ctx: Any) -> str:
     own = own_domains(ctx)
     for host in hosts(msg):
@@ -445,7 +445,7 @@ def url_lookalike(msg: Any, ctx: Any) -> str:
     return ""
 
 
-@check("url_host_listed", requires="urls")
+@check("url_host_listed", requires="urls", key="hosts")
 def url_host_listed(msg: Any, ctx: Any, data: str) -> str:
     """A link's host (or its registrable domain) is on a data list (shorteners...)."""
     listed = word_list(data)
@@ -455,7 +455,7 @@ def url_host_listed(msg: Any, ctx: Any, data: str) -> str:
     return ""
 
 
-@check("url_suspicious_tld", requires="urls")
+@check("url_suspicious_tld", requires="urls", key="hosts")
 def url_suspicious_tld(msg: Any, ctx: Any) -> str:
     for host in hosts(msg):
         tld = suspicious_tld(host)
@@ -464,7 +464,7 @@ def url_suspicious_tld(msg: Any, ctx: Any) -> str:
     return ""
 
 
-@check("url_distinct_domains")
+@check("url_distinct_domains", key="hosts")
 def url_distinct_domains(msg: Any, ctx: Any, count: int) -> str:
     domains = {reg_domain(h) for h in hosts(msg)}
     return f"{len(domains)} distinct link domains" if len(domains) >= count else ""
