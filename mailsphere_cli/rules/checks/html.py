@@ -47,6 +47,21 @@ _COMMENT_TAIL = re.compile(r"<!--[^>]{0,200}-->[A-Za-z]")
 _ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
+# A start tag of form, input or font, in any case: the parser makes those elements from
+# such tags only (no other tag turns into one), so a document without one has none
+_START_TAGS = tuple((name, re.compile("<" + "".join(f"[{c.upper()}{c}]" for c in name)))
+                    for name in ("form", "input", "font"))
+
+
+@per_message
+def _tags_present(msg: Any) -> frozenset[str]:
+    """Which of "form", "input" and "font" the HTML the tree was parsed from has a start
+    tag of: a search of the source (stopping at the first) instead of a CSS query over
+    the tree (a walk of every element, tens of microseconds) for each of them."""
+    source = msg.html_doc.source
+    return frozenset(name for name, start in _START_TAGS if start.search(source))
+
+
 @per_message
 def _images(msg: Any) -> list[Any]:
     return msg.html_doc.tree.css("img")[:MAX_NODES]
@@ -103,7 +118,7 @@ def html_tiny_text(msg: Any, ctx: Any, minimum: int = 20) -> str:
             text = _text_of(node)
             if len(text) >= minimum:
                 return f"tiny text: {text[:60]}"
-    for node in tree.css("font[size]")[:MAX_NODES]:
+    for node in tree.css("font[size]")[:MAX_NODES] if "font" in _tags_present(msg) else ():
         size = (node.attributes.get("size") or "").strip()
         if size in ("0", "-2", "-3", "-4", "1px", "0px"):
             text = _text_of(node)
@@ -143,7 +158,10 @@ def html_invisible_colour(msg: Any, ctx: Any, minimum: int = 20) -> str:
     if tree is None:
         return ""
     page = _norm(_background(msg))
-    for node in tree.css("font[color], [style]")[:MAX_NODES]:
+    # without a font element the query finds the styled elements alone, as _styled did
+    nodes = tree.css("font[color], [style]")[:MAX_NODES] if "font" in _tags_present(msg) else \
+        [node for node, _ in _styled(msg)]
+    for node in nodes:
         attrs = node.attributes
         colour = attrs.get("color") or ""
         style = attrs.get("style") or ""
@@ -226,6 +244,8 @@ def html_form(msg: Any, ctx: Any, kind: str) -> str:
     tree = _tree(msg)
     if tree is None:
         return ""
+    if kind in _FORM_KINDS and _FORM_KINDS[kind] not in _tags_present(msg):
+        return ""  # no input field (password, sensitive_inputs) or no form (external_action)
     if kind == "password":
         found = tree.css("input[type=password], input[type=PASSWORD], input[type=Password]")
         return f"{len(found)} password fields" if found else ""
@@ -241,6 +261,9 @@ def html_form(msg: Any, ctx: Any, kind: str) -> str:
         found = _SENSITIVE.findall(names)
         return f"inputs ask for {', '.join(sorted(set(found))[:4])}" if len(set(found)) >= 2 else ""
     raise ValueError(f"unknown html_form kind {kind!r}")
+
+
+_FORM_KINDS = {"password": "input", "sensitive_inputs": "input", "external_action": "form"}
 
 
 @check("html_text_ratio_low", requires="html")
