@@ -472,3 +472,21 @@ def test_link_hosts_that_are_addresses_whatever_they_look_like():
     assert _url_facts.__wrapped__("http://[2001:db8::1]/x") == "ip"
     assert _url_facts.__wrapped__("http://192.0.2.7/x") == "ip"
     assert _url_facts.__wrapped__("http://123.example.test/x") != "ip"
+
+
+def test_separator_lines_found_from_line_break_to_line_break_as_the_line_pattern_finds_them():
+    import random
+
+    from mailsphere_cli.classifier.features import _SEPARATOR_LINE, separator_lines
+
+    pieces = ["\n", "\n", "--", "-- ", "---", "-----", "=====", "*****", "~~~~~", "_____", "text",
+              " ", "x", "-", "\r", "\n\n", "mailing list", "--\n", "\u2014" * 5]
+    rng = random.Random(5)
+    found = 0
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        for start in {0, 1, len(text) // 2, max(0, len(text) - 5), len(text)}:
+            expected = [m.span() for m in _SEPARATOR_LINE.finditer(text, start)]
+            assert separator_lines(text, start) == expected, (text, start)
+            found += len(expected)
+    assert found > 5000
