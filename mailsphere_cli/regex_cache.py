@@ -26,11 +26,16 @@ from typing import Any
 
 _KIND = "regex"
 _LIMIT = 4096  # patterns kept; a start compiles ~300, more come only from unusual use
+# A few patterns are new at every start (the email package builds four from sets, whose
+# order changes from one process to the next): the table is written again only when more
+# than these were new, not at every start.
+_NEW_EVERY_TIME = 8
 _table: dict[tuple[bool, str | bytes, int], tuple[Any, ...]] = {}
 _used: set[tuple[bool, str | bytes, int]] = set()  # keys met while recording
 _added = 0
 _key: str | None = None
 _installed = False
+_loaded = 0  # patterns the table held when loaded
 _recording = True  # until save(): patterns compiled later (from what a scan reads) are not kept
 _seen = threading.local()  # the arguments of the last `_sre.compile` call on this thread
 
@@ -38,7 +43,7 @@ _seen = threading.local()  # the arguments of the last `_sre.compile` call on th
 def install() -> bool:
     """Serve `re`'s compilation of string patterns from the table (loaded from the
     artefact cache) from now on; whether the hook is in place."""
-    global _installed, _key
+    global _installed, _key, _loaded
     if _installed:
         return True
     try:
@@ -63,6 +68,7 @@ def install() -> bool:
             table = None
         if isinstance(table, dict):
             _table.update(table)
+    _loaded = len(_table)
     debug = _compiler.SRE_FLAG_DEBUG
 
     # `_compiler` reaches `_sre` through its module global: a copy of the module whose
@@ -110,15 +116,15 @@ def _plain(args: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def save() -> None:
-    """The start-up is over: when it compiled patterns the table did not hold, store the
-    patterns this start-up used (so the table keeps the size of one start: a few patterns
-    are built from sets, whose order changes from one process to the next, and are new
-    every time), and add no more (what is compiled from here on may be made from mail)."""
+    """The start-up is over: when it compiled more patterns the table did not hold than
+    the few that are new every time, store the patterns this start-up used (so the table
+    keeps the size of one start), and add no more (what is compiled from here on may be
+    made from mail)."""
     global _added, _recording
     if not _installed or not _recording:
         return
     _recording = False
-    if not _added or _key is None:
+    if _added <= (_NEW_EVERY_TIME if _loaded else 0) or _key is None:
         return
     from mailsphere_cli import artefacts
     try:

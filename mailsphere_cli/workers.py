@@ -203,6 +203,7 @@ _WORKER_GC_THRESHOLD = (20_000, 10, 10)
 
 def _init_forked() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    gc.enable()  # forked while the parent's collector was off (Workers.start)
     gc.set_threshold(*_WORKER_GC_THRESHOLD)
 
 
@@ -310,17 +311,19 @@ class Workers:
     def start(self) -> None:
         """Build the pipeline now, so a bad rule pack fails before any message is read."""
         # Building it makes ~30,000 long-lived objects (rules, model, YARA) and next to no
-        # garbage (about 400 objects in cycles): the collector's passes over them while
-        # they are made were 0.03-0.04 s of CPU, and they are frozen out of its care anyway.
+        # garbage (about 400 objects in cycles). The collector stays off until a pool has
+        # frozen them out of its care (_new_executor) and forked, so it never walks them:
+        # its passes while they were made, and the one over all of them when it came back
+        # on, were 0.03-0.05 s of CPU. (In one process its next pass walks them once.)
         collecting = gc.isenabled()
         gc.disable()
         try:
             self._pipeline = build_pipeline(self.settings)
+            if self.workers > 1:
+                self._executor = self._new_executor()
         finally:
             if collecting:
                 gc.enable()
-        if self.workers > 1:
-            self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
         global _PIPELINE, _SETTINGS

@@ -358,8 +358,10 @@ def load_reference_data() -> None:
 
 @lru_cache(maxsize=1)
 def _brand_domain_re() -> re.Pattern[str]:
+    # longest first; equal lengths in text order, so the pattern is the same in every
+    # process (set order is not) and comes from the regex cache (regex_cache.py)
     domains = sorted({d for b in brands() for d in b.domains if d.split(".")[0] not in _EVERYDAY},
-                     key=len, reverse=True)
+                     key=lambda d: (-len(d), d))
     return re.compile(r"(?<![\w-])(?:%s)(?![\w-])" % "|".join(map(re.escape, domains)))
 
 
