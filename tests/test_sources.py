@@ -216,3 +216,30 @@ def test_paths_read_without_pathlib_are_named_as_pathlib_names_them():
         assert _named_mbox(_normal_path(path)) == _named_mbox(Path(path)), path
         checked += 1
     assert checked > 15_000
+
+
+def test_a_folder_file_read_by_its_descriptor_gives_what_the_stream_readers_give(tmp_path: Path):
+    from mailsphere_cli.sources import FileRef, read_file, read_ref
+    message = make_message("Minutes", "Notes of the meeting.")
+    (tmp_path / "a.eml").write_bytes(message)
+    (tmp_path / "empty.eml").write_bytes(b"")
+    (tmp_path / "folder.eml").mkdir()
+    (tmp_path / "big.eml").write_bytes(message * 40)
+    (tmp_path / "one.mbox").write_bytes(b"From alice@example.net Tue Mar  3 10:00:00 2026\n" + message)
+    limit = len(message) * 10
+
+    def read(name: str):
+        return read_ref(FileRef(str(tmp_path / name), "file"), limit)
+
+    whole = read("a.eml")
+    assert isinstance(whole, RawMessage) and whole.data == message and not whole.truncated
+    assert whole.id == hashlib.sha256(message).hexdigest()
+    assert read("empty.eml") == SourceProblem(str(tmp_path / "empty.eml"), "skipped", "empty file")
+    assert read("folder.eml") == SourceProblem(str(tmp_path / "folder.eml"), "skipped",
+                                               "is a directory")
+    assert read("gone.eml") == SourceProblem(str(tmp_path / "gone.eml"), "error",
+                                             "vanished before it could be read")
+    big = read("big.eml")  # over the limit: the bounded reader, as before
+    assert big == read_file(tmp_path / "big.eml", "eml", limit) and big.truncated
+    framed = read("one.mbox")
+    assert framed.data == message and framed.origin == f"{tmp_path / 'one.mbox'}#0"
