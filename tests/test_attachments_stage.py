@@ -278,3 +278,37 @@ def test_case_blind_searches_find_what_the_lowercased_bytes_hold():
         assert len(extract._CTE_BASE64.findall(raw, 0, limit)) == \
             len(lowered_cte.findall(raw[:limit].lower()))
         assert (extract._BASE64_MARK.search(raw) is None) == (b";base64," not in raw.lower())
+
+
+def test_textual_check_counts_control_bytes_as_the_byte_loop_does():
+    """_looks_textual counts the control bytes (0-8, 14-31) in C: the same answer as a
+    loop over the bytes, also right at the 1 % bound."""
+    import random
+
+    from mailsphere_cli.attachments.filetype import _looks_textual
+
+    def by_loop(sample: bytes) -> bool:
+        if not sample:
+            return False
+        if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return True
+        if b"\x00" in sample:
+            return False
+        return sum(1 for byte in sample if byte < 9 or 13 < byte < 32) * 100 <= len(sample)
+
+    rng = random.Random(3)
+    controls = bytes(b for b in range(1, 32) if b < 9 or b > 13)
+    others = bytes(b for b in range(256) if b not in controls and b != 0)
+    answers = set()
+    for _ in range(4000):
+        size = rng.randint(0, 400)
+        wanted = max(0, size // 100 + rng.choice((-1, 0, 0, 1)))  # around the bound
+        sample = bytearray(rng.choice(others) for _ in range(size))
+        for _ in range(min(wanted, size)):
+            sample[rng.randrange(size)] = rng.choice(controls)
+        if rng.random() < 0.05:
+            sample[:2] = rng.choice((b"\xff\xfe", b"\x00a"))
+        sample = bytes(sample)
+        assert _looks_textual(sample) == by_loop(sample), sample[:40]
+        answers.add(by_loop(sample))
+    assert answers == {True, False}

@@ -299,8 +299,13 @@ def _looks_textual(sample: bytes) -> bool:
         return True
     if b"\x00" in sample:
         return False
-    controls = sum(1 for byte in sample if byte < 9 or 13 < byte < 32)
+    # The control bytes (0-8, 14-31) are what is left once every other byte is deleted:
+    # counted in C, where a generator over the 8 KiB sample cost ~0.4 ms a part.
+    controls = len(sample.translate(None, _NOT_CONTROL))
     return controls * 100 <= len(sample)
+
+
+_NOT_CONTROL = bytes(b for b in range(256) if not (b < 9 or 13 < b < 32))
 
 
 def _by_puremagic(head: bytes) -> FileType | None:
