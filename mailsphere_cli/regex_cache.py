@@ -89,9 +89,16 @@ def install() -> bool:
         key = (isinstance(p, bytes), p, int(flags))
         args = _table.get(key)
         if args is not None:
-            if _recording:
-                _used.add(key)
-            return _sre.compile(*args)
+            try:
+                if args[0] != p:
+                    raise ValueError("entry of another pattern")
+                pattern = _sre.compile(*args)
+            except Exception:  # noqa: BLE001 - an entry of another shape: compile it anew
+                _table.pop(key, None)
+            else:
+                if _recording:
+                    _used.add(key)
+                return pattern
         _seen.args = None
         pattern = real_compile(p, flags)
         args, _seen.args = _seen.args, None

@@ -83,3 +83,18 @@ def test_without_a_cache_re_is_left_alone(tmp_path: Path):
     done = subprocess.run([sys.executable, "-c", SCRIPT, "hook"], env=env, cwd=ROOT,
                           capture_output=True, text=True, check=True)
     assert json.loads(done.stdout)["hooked"] is False
+
+
+def test_an_entry_of_another_shape_is_compiled_anew(tmp_path: Path):
+    script = (
+        "import re\n"
+        "from mailsphere_cli import regex_cache\n"
+        "assert regex_cache.install()\n"
+        "regex_cache._table[(False, 'ab+c', 0)] = ('other', 0, [1, 2], 0, {}, ())\n"
+        "regex_cache._table[(False, 'x(y)z', 0)] = ('x(y)z', 0, 'not code', 0, {}, ())\n"
+        "print(re.compile('ab+c').findall('abbc ac'), re.compile('x(y)z').findall('xyz'))\n")
+    env = dict(os.environ, MAILSPHERE_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    env.pop("MAILSPHERE_NO_CACHE", None)
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["['abbc']", "['y']"]
