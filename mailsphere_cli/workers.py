@@ -150,9 +150,11 @@ def scan_batch(pipeline: Pipeline, raws: list[RawMessage], timeout: float) -> li
         try:
             return call(*args)
         except MessageTimeout:
+            due = None
             verdicts[i] = error_verdict(raws[i], f"timed out after {timeout:g} s",
                                         (spent[i] + clock() - began) * 1000)
         except (Exception, RecursionError, MemoryError) as exc:  # noqa: BLE001
+            due = None  # an alarm now must not stop the making of this error verdict
             verdicts[i] = error_verdict(raws[i], f"{type(exc).__name__}: {exc}"[:500],
                                         (spent[i] + clock() - began) * 1000)
         finally:
