@@ -34,6 +34,13 @@ class Location:
     offset: int = -1  # mbox: byte offset of the From_ line
     length: int = 0  # mbox: bytes from the From_ line to the next one
 
+    # These records cross the process boundary in every chunk (see FileRef): pickled as
+    # their class and field values, not through the Python-level state functions that
+    # dataclasses give frozen classes with slots (16 FileRefs: 79 -> 31 us to pickle,
+    # 62 -> 23 us to unpickle).
+    def __reduce__(self):
+        return Location, (self.kind, self.path, self.offset, self.length)
+
 
 @dataclass(frozen=True, slots=True)
 class RawMessage:
@@ -43,6 +50,10 @@ class RawMessage:
     size: int
     location: Location
     truncated: bool = False
+
+    def __reduce__(self):  # see Location
+        return RawMessage, (self.id, self.origin, self.data, self.size, self.location,
+                            self.truncated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,9 @@ class FileRef:
 
     path: str
     kind: str  # "maildir": a Maildir entry; "file": a file in a folder (.eml or mbox)
+
+    def __reduce__(self):  # see Location
+        return FileRef, (self.path, self.kind)
 
 
 Item = Union[RawMessage, SourceProblem]

@@ -243,3 +243,16 @@ def test_a_folder_file_read_by_its_descriptor_gives_what_the_stream_readers_give
     assert big == read_file(tmp_path / "big.eml", "eml", limit) and big.truncated
     framed = read("one.mbox")
     assert framed.data == message and framed.origin == f"{tmp_path / 'one.mbox'}#0"
+
+
+def test_source_records_pickle_to_equal_records():
+    import pickle
+
+    from mailsphere_cli.sources import FileRef, Location, RawMessage
+    for record in (FileRef("/mail/cur/1:2,S", "maildir"),
+                   Location("mbox", "/mail/box", offset=120, length=4096),
+                   RawMessage("ab" * 32, "/mail/box#2", b"From: a\n\nbody", 13,
+                              Location("mbox", "/mail/box", 120, 13), truncated=True)):
+        for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+            back = pickle.loads(pickle.dumps(record, protocol=protocol))
+            assert back == record and type(back) is type(record)
