@@ -49,3 +49,26 @@ def test_dnspython_only_for_a_scan_that_may_use_dns():
               "print('dns.message' in sys.modules)\n")
     assert _run(script.format(offline=True)) == ["False"]
     assert _run(script.format(offline=False)) == ["True"]
+
+
+def test_numpy_starts_no_blas_threads_under_the_command_line():
+    """Workers are processes: a BLAS thread pool in each would only compete with them.
+    Without the limit OpenBLAS starts one thread per core beyond the first at import."""
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("no /proc to count threads in")
+    script = ("import os\n"
+              "import mailsphere_cli.cli\n"
+              "import numpy\n"
+              "print(len(os.listdir('/proc/self/task')), os.environ['OPENBLAS_NUM_THREADS'])\n")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1"]
+    # The user's own setting wins.
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=dict(env, OPENBLAS_NUM_THREADS="3"), cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[1] == "3"
