@@ -121,10 +121,10 @@ def test_the_classifier_tokens_made_ahead_are_each_messages_own_and_made_once(mo
 
 
 def _napping_stage(stage_name: str):
-    """A stage that sleeps 0.25 s for a message whose subject names it."""
+    """A stage that sleeps 0.8 s for a message whose subject names it."""
     def run(msg, ctx):  # noqa: ARG001
         if stage_name in msg.subject:
-            time.sleep(0.25)
+            time.sleep(0.8)
     return types.SimpleNamespace(run=run)
 
 
@@ -135,13 +135,13 @@ def test_the_batch_timer_stops_a_message_at_its_own_deadline_only():
     pipeline = build_pipeline(Settings(config=Config(), offline=True))
     pipeline.stages[:0] = [("nap1", _napping_stage("NAP1")), ("nap2", _napping_stage("NAP2"))]
     raws = [_raw(make_message("NAP1 first"), "a.eml"),
-            _raw(make_message("NAP1 second"), "b.eml"),  # runs when a.eml's 0.4 s is up
-            _raw(make_message("NAP1 NAP2 twice"), "c.eml"),  # 0.5 s over two steps
+            _raw(make_message("NAP1 second"), "b.eml"),  # runs when a.eml's 1.4 s is up
+            _raw(make_message("NAP1 NAP2 twice"), "c.eml"),  # 1.6 s over two steps
             _raw(make_message("Notes for Thursday"), "d.eml")]
-    verdicts = {v.source: v for v in scan_batch(pipeline, raws, timeout=0.4)}
+    verdicts = {v.source: v for v in scan_batch(pipeline, raws, timeout=1.4)}
     for name in ("a.eml", "b.eml", "d.eml"):
         assert verdicts[name].action.value == "deliver", name
         assert not verdicts[name].errors
     assert verdicts["c.eml"].action.value == "error"
-    assert verdicts["c.eml"].errors == ("timed out after 0.4 s",)
-    assert 390 <= verdicts["c.eml"].elapsed_ms < 600
+    assert verdicts["c.eml"].errors == ("timed out after 1.4 s",)
+    assert 1390 <= verdicts["c.eml"].elapsed_ms < 2000
