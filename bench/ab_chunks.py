@@ -15,7 +15,6 @@ how many verdict records (the JSON a scan writes, timings left out) differ.
 """
 from __future__ import annotations
 
-import argparse
 import gc
 import importlib
 import json
@@ -26,7 +25,7 @@ from concurrent.futures.process import _ResultItem
 from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 
-from ab_evals import CORPUS, base_tree, stage_trees
+from ab_evals import base_tree, import_stage_libraries, paired_arguments, stage_trees
 
 
 def _variant(name: str):
@@ -51,12 +50,7 @@ def _record(result) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("base", help="the other tree (a checkout with mailsphere_cli/)")
-    parser.add_argument("dirs", nargs="*", default=[str(CORPUS / d) for d in ("ham", "spam", "phish")])
-    parser.add_argument("--limit", type=int, default=0, help="files per folder (0 = all)")
-    parser.add_argument("--chunk", type=int, default=16, help="files per chunk")
-    args = parser.parse_args()
+    args = paired_arguments(__doc__.splitlines()[0], "files", "--chunk")
     base = base_tree(args.base, args.dirs)
     if base is None:
         return 2
@@ -64,11 +58,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         stage_trees(base, Path(scratch))
         variants = {name: _variant(name) for name in names}
-        for library in ("pyzipper", "py7zr", "olefile", "tnefparse", "oletools.olevba"):
-            try:
-                importlib.import_module(library)
-            except ImportError:
-                pass
+        import_stage_libraries()
         gc.collect()
         gc.freeze()
         gc.set_threshold(*variants["ms_this"][0]._WORKER_GC_THRESHOLD)  # as a pool worker

@@ -18,7 +18,6 @@ score, action) differ between them.
 """
 from __future__ import annotations
 
-import argparse
 import gc
 import importlib
 import tempfile
@@ -26,7 +25,7 @@ import time
 import types
 from pathlib import Path
 
-from ab_evals import CORPUS, base_tree, stage_trees
+from ab_evals import base_tree, import_stage_libraries, paired_arguments, stage_trees
 
 
 def _variant(name: str):
@@ -44,12 +43,7 @@ def _verdict_facts(verdict) -> tuple:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("base", help="the other tree (a checkout with mailsphere_cli/)")
-    parser.add_argument("dirs", nargs="*", default=[str(CORPUS / d) for d in ("ham", "spam", "phish")])
-    parser.add_argument("--limit", type=int, default=0, help="messages per folder (0 = all)")
-    parser.add_argument("--batch", type=int, default=16, help="messages per chunk")
-    args = parser.parse_args()
+    args = paired_arguments(__doc__.splitlines()[0], "messages", "--batch")
     base = base_tree(args.base, args.dirs)
     if base is None:
         return 2
@@ -57,14 +51,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         stage_trees(base, Path(scratch))
         variants = {name: _variant(name) for name in names}
-        # Libraries a stage imports on first use: the first tree to meet a zip would pay
-        # for both (~0.1 s for pyzipper). The trees' own modules are apart, as are their
-        # memories.
-        for library in ("pyzipper", "py7zr", "olefile", "tnefparse", "oletools.olevba"):
-            try:
-                importlib.import_module(library)
-            except ImportError:
-                pass
+        import_stage_libraries()  # the trees' own modules are apart, as are their memories
         # Both pipelines (rules, models: tens of thousands of containers each) out of the
         # collector's walks, as a scan's workers have theirs: otherwise a full collection
         # walks them in whichever stage it falls, a noise larger than some stages.
