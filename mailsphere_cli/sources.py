@@ -113,12 +113,37 @@ def _looks_like_message(head: bytes) -> str | None:
     return "does not start with a mail header"
 
 
+# Files are opened without blocking: opening a FIFO (or a device) for reading waits for a
+# writer, so a named pipe planted in a spool would hang the scan. Such a file is told by its
+# mode once open and skipped; for a regular file the flag changes nothing.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _open_descriptor(origin: str) -> tuple[int, int] | SourceProblem:
+    """A descriptor of the regular file at `origin` and its size, or why it cannot be read."""
+    try:
+        descriptor = os.open(origin, _OPEN_FLAGS)
+    except OSError as exc:
+        return _problem(origin, exc)
+    try:
+        status = os.fstat(descriptor)
+    except OSError as exc:
+        os.close(descriptor)
+        return _problem(origin, exc)
+    mode = status.st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        return SourceProblem(origin, "skipped", "is a directory" if stat.S_ISDIR(mode)
+                             else "not a regular file (a pipe, socket or device)")
+    return descriptor, status.st_size
+
+
 def _open(path: Path | str) -> BinaryIO | SourceProblem:
     """The file opened for reading, or why it cannot be read."""
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        return _problem(str(path), exc)
+    opened = _open_descriptor(str(path))
+    if isinstance(opened, SourceProblem):
+        return opened
+    return os.fdopen(opened[0], "rb")
 
 
 def _problem(origin: str, exc: OSError) -> SourceProblem:
@@ -307,16 +332,12 @@ def _read_small_file(path: str, limit: int) -> bytes | SourceProblem | None:
     """`_read_small` of the file at `path` opened by `_open`, through the file's descriptor
     alone (a buffered stream cost 5-10 us a file more); None as there (a large file, one
     that grew while read, a read error), the problem `_open` would give when it cannot be
-    opened (a directory opens here: it is told by its mode)."""
+    opened (a directory, pipe or device is told by its mode)."""
+    opened = _open_descriptor(path)
+    if isinstance(opened, SourceProblem):
+        return opened
+    descriptor, size = opened
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        return _problem(path, exc)
-    try:
-        status = os.fstat(descriptor)
-        if stat.S_ISDIR(status.st_mode):
-            return SourceProblem(path, "skipped", "is a directory")
-        size = status.st_size
         if size > min(_SMALL, limit):
             return None
         data = b""
@@ -403,8 +424,11 @@ def expand_ref(ref: FileRef, limit: int) -> Iterator[Item]:
 def _detect_file(path: Path) -> str:
     if path.suffix.lower() in MBOX_SUFFIXES:
         return "mbox"
+    stream = _open(path)
+    if isinstance(stream, SourceProblem):
+        return "eml"  # read_file meets the same problem and reports it
     try:
-        with open(path, "rb") as stream:
+        with stream:
             first = stream.read(5)
     except OSError:
         return "eml"

@@ -256,3 +256,36 @@ def test_source_records_pickle_to_equal_records():
         for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
             back = pickle.loads(pickle.dumps(record, protocol=protocol))
             assert back == record and type(back) is type(record)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_named_pipe_or_device_in_a_spool_is_skipped_not_waited_on(tmp_path: Path,
+                                                                      workers: str):
+    """Opening a FIFO for reading waits for a writer: one planted in a folder or a Maildir
+    hung the whole scan. Pipes and devices are skipped, named, and the mail around them
+    is analysed."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    box = tmp_path / "box"
+    (box / "Maildir" / "new").mkdir(parents=True)
+    (box / "Maildir" / "cur").mkdir()
+    (box / "one.eml").write_bytes(make_message("one"))
+    (box / "Maildir" / "new" / "1.host").write_bytes(make_message("two"))
+    os.mkfifo(box / "pipe.eml")
+    os.mkfifo(box / "Maildir" / "new" / "2.host")
+    os.symlink("/dev/zero", box / "zero.eml")
+    done = subprocess.run(
+        [sys.executable, "-m", "mailsphere_cli", "scan", str(box), "--offline", "--json",
+         "-j", workers, "--data-dir", str(tmp_path / "data")],
+        capture_output=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    subjects = sorted(json.loads(line)["subject"] for line in done.stdout.splitlines())
+    assert subjects == ["one", "two"]
+    err = done.stderr.decode()
+    for name in ("pipe.eml", "2.host", "zero.eml"):
+        assert f"{name}: not a regular file (a pipe, socket or device)" in err, name
