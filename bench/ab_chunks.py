@@ -19,13 +19,11 @@ import gc
 import importlib
 import json
 import os
-import tempfile
 import time
 from concurrent.futures.process import _ResultItem
 from multiprocessing.reduction import ForkingPickler
-from pathlib import Path
 
-from ab_evals import base_tree, import_stage_libraries, paired_arguments, stage_trees
+from ab_evals import NAMES, paired_arguments, paired_variants
 
 
 def _variant(name: str):
@@ -51,16 +49,10 @@ def _record(result) -> str:
 
 def main() -> int:
     args = paired_arguments(__doc__.splitlines()[0], "files", "--chunk")
-    base = base_tree(args.base, args.dirs)
-    if base is None:
-        return 2
-    names = ("ms_base", "ms_this")
-    with tempfile.TemporaryDirectory() as scratch:
-        stage_trees(base, Path(scratch))
-        variants = {name: _variant(name) for name in names}
-        import_stage_libraries()
-        gc.collect()
-        gc.freeze()
+    names = NAMES
+    with paired_variants(args, _variant) as variants:
+        if variants is None:
+            return 2
         gc.set_threshold(*variants["ms_this"][0]._WORKER_GC_THRESHOLD)  # as a pool worker
         paths = []
         for folder in args.dirs:

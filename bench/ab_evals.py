@@ -16,6 +16,8 @@ eval hits and errors of the two are compared on every message too.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import importlib
 import re
 import shutil
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -66,6 +69,29 @@ def import_stage_libraries() -> None:
             importlib.import_module(library)
         except ImportError:
             pass
+
+
+NAMES = ("ms_base", "ms_this")  # the other tree's package and this one's, as staged
+
+
+@contextlib.contextmanager
+def paired_variants(args: argparse.Namespace, make_variant) -> Iterator[dict | None]:  # noqa: ANN001
+    """For ab_stages and ab_chunks: both trees staged in a scratch folder, `make_variant(name)`
+    of each, the libraries stages import on first use imported, and all of it frozen out of
+    the collector's walks (as a scan's workers have their pipeline: otherwise a full
+    collection walks tens of thousands of containers in whichever stage it falls, a noise
+    larger than some stages). None when the other tree or a corpus folder is missing."""
+    base = base_tree(args.base, args.dirs)
+    if base is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        stage_trees(base, Path(scratch))
+        variants = {name: make_variant(name) for name in NAMES}
+        import_stage_libraries()  # the trees' own modules are apart, as are their memories
+        gc.collect()
+        gc.freeze()
+        yield variants
 
 
 def _copy_package(tree: Path, name: str, into: Path) -> None:

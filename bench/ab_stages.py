@@ -18,14 +18,12 @@ score, action) differ between them.
 """
 from __future__ import annotations
 
-import gc
 import importlib
-import tempfile
 import time
 import types
 from pathlib import Path
 
-from ab_evals import base_tree, import_stage_libraries, paired_arguments, stage_trees
+from ab_evals import NAMES, paired_arguments, paired_variants
 
 
 def _variant(name: str):
@@ -44,19 +42,10 @@ def _verdict_facts(verdict) -> tuple:
 
 def main() -> int:
     args = paired_arguments(__doc__.splitlines()[0], "messages", "--batch")
-    base = base_tree(args.base, args.dirs)
-    if base is None:
-        return 2
-    names = ("ms_base", "ms_this")
-    with tempfile.TemporaryDirectory() as scratch:
-        stage_trees(base, Path(scratch))
-        variants = {name: _variant(name) for name in names}
-        import_stage_libraries()  # the trees' own modules are apart, as are their memories
-        # Both pipelines (rules, models: tens of thousands of containers each) out of the
-        # collector's walks, as a scan's workers have theirs: otherwise a full collection
-        # walks them in whichever stage it falls, a noise larger than some stages.
-        gc.collect()
-        gc.freeze()
+    names = NAMES
+    with paired_variants(args, _variant) as variants:
+        if variants is None:
+            return 2
         sources = importlib.import_module("ms_this.sources")
         raws = []
         for folder in args.dirs:
