@@ -110,12 +110,10 @@ class Verdict:
     decisions: tuple[dict[str, Any], ...] = ()
     date: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {**self.head_dict(), "skipped": [s.as_dict() for s in self.skipped],
-                **self.tail_dict()}
-
-    def head_dict(self) -> dict[str, Any]:
-        """The record's keys before `skipped`."""
+    def as_dict(self, skipped: Any = ...) -> dict[str, Any]:
+        """The record, in its key order: the one definition of its layout. `skipped` in
+        its place (by default the list of the Skip records' dicts; `encode` puts None
+        there and sends the list apart)."""
         return {
             "id": self.id,
             "source": self.source,
@@ -133,11 +131,7 @@ class Verdict:
             "decisions": list(self.decisions),
             "auth": self.auth,
             "attachments": list(self.attachments),
-        }
-
-    def tail_dict(self) -> dict[str, Any]:
-        """The record's keys after `skipped`."""
-        return {
+            "skipped": [s.as_dict() for s in self.skipped] if skipped is ... else skipped,
             "errors": list(self.errors),
             "timings_ms": {k: round3(v) for k, v in self.timings_ms.items()},
             "elapsed_ms": round3(self.elapsed_ms),
@@ -235,33 +229,16 @@ def encode(verdict: "Verdict") -> Encoded:
     The body is the record written once with `skipped` as null; a record orjson refuses
     (see `to_json`) is written in two halves around it, as `to_json` writes each.
     """
-    hits = [{"rule": h.rule, "score": round3(h.score), "group": h.group,
-             "evidence": h.evidence} for h in verdict.hits]
-    elapsed = round3(verdict.elapsed_ms)
-    light = {"id": verdict.id, "source": verdict.source, "from": verdict.sender,
-             "to": list(verdict.recipients), "subject": verdict.subject, "date": verdict.date,
-             "size": verdict.size, "org": verdict.org, "score": round3(verdict.score),
-             "threshold": verdict.threshold, "action": verdict.action.value,
-             "decided_by": verdict.decided_by, "hits": hits,
-             "attachments": list(verdict.attachments), "errors": list(verdict.errors),
-             "elapsed_ms": elapsed}
-    record = {"id": light["id"], "source": light["source"], "from": light["from"],
-              "to": light["to"], "subject": light["subject"], "date": light["date"],
-              "size": light["size"], "org": light["org"], "score": light["score"],
-              "threshold": light["threshold"], "action": light["action"],
-              "decided_by": light["decided_by"], "hits": hits,
-              "decisions": list(verdict.decisions), "auth": verdict.auth,
-              "attachments": light["attachments"], "skipped": None,
-              "errors": light["errors"],
-              "timings_ms": {k: round3(v) for k, v in verdict.timings_ms.items()},
-              "elapsed_ms": elapsed}
+    record = verdict.as_dict(skipped=None)
+    light = {key: record[key] for key in LIGHT_KEYS}
     skipped = skipped_json(verdict.skipped)
     try:
         body = orjson.dumps(record).decode()
     except TypeError:  # orjson.JSONEncodeError: the two halves, each by to_json
-        head = {key: record[key] for key in _HEAD_KEYS}
-        tail = {key: record[key] for key in _TAIL_KEYS}
-        head_text, tail_text = to_json(head), to_json(tail)
+        keys = list(record)
+        at = keys.index("skipped")
+        head_text = to_json({key: record[key] for key in keys[:at]})
+        tail_text = to_json({key: record[key] for key in keys[at + 1:]})
         compact = head_text.startswith('{"id":')  # orjson's separators (see to_json)
         before = head_text[:-1] + (',"skipped":' if compact else ', "skipped": ')
         return light, before + ("null," if compact else "null, ") + tail_text[1:], \
@@ -271,9 +248,6 @@ def encode(verdict: "Verdict") -> Encoded:
     return light, body, body.rindex(_SKIPPED_NULL) + _SKIPPED_AT, skipped
 
 
-_HEAD_KEYS = ("id", "source", "from", "to", "subject", "date", "size", "org", "score",
-              "threshold", "action", "decided_by", "hits", "decisions", "auth", "attachments")
-_TAIL_KEYS = ("errors", "timings_ms", "elapsed_ms")
 _SKIPPED_NULL = ',"skipped":null,"errors":'
 _SKIPPED_AT = len(',"skipped":')
 

@@ -68,12 +68,15 @@ def _verdict(**changes) -> Verdict:
 
 def _plain_encode(verdict: Verdict):
     """The verdict's two halves written apart by to_json, `skipped` as null between them."""
-    head_text, tail_text = to_json(verdict.head_dict()), to_json(verdict.tail_dict())
+    record = verdict.as_dict()
+    keys = list(record)
+    at = keys.index("skipped")
+    head_text = to_json({key: record[key] for key in keys[:at]})
+    tail_text = to_json({key: record[key] for key in keys[at + 1:]})
     compact = head_text.startswith('{"id":')
     before = head_text[:-1] + (',"skipped":' if compact else ', "skipped": ')
     body = before + ("null," if compact else "null, ") + tail_text[1:]
-    fields = verdict.head_dict() | verdict.tail_dict()
-    return {key: fields[key] for key in LIGHT_KEYS}, body, len(before), skipped_json(verdict.skipped)
+    return {key: record[key] for key in LIGHT_KEYS}, body, len(before), skipped_json(verdict.skipped)
 
 
 def test_encode_gives_the_whole_record_back_and_the_light_fields():
