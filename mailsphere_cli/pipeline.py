@@ -92,9 +92,8 @@ class Pipeline:
         pattern pass: its automata stay in the CPU caches across the batch). Not run
         where run_stage would skip the stage; its time counts as the stage's. A
         failure is left for `run` to meet again and report as the stage's error."""
-        if self.skip or ctx.forced or ctx.listed:
-            if self._why_not(name, stage, ctx):
-                return
+        if self._why_not(name, stage, ctx):
+            return
         began = time.perf_counter()
         try:
             prepare(ctx.msg, ctx)
@@ -105,12 +104,10 @@ class Pipeline:
     def run_stage(self, name: str, stage: ModuleType | str, ctx: Context) -> None:
         """One stage over one message: skipped with its reason, or run and timed; a stage
         that raises becomes an error of this message, not of the run."""
-        # _why_not has nothing to say unless one of these holds (most messages: none)
-        if self.skip or ctx.forced or ctx.listed or stage.__class__ is str:
-            reason = self._why_not(name, stage, ctx)
-            if reason:
-                ctx.skip(name, reason)
-                return
+        reason = self._why_not(name, stage, ctx)
+        if reason:
+            ctx.skip(name, reason)
+            return
         began = time.perf_counter()
         try:
             stage.run(ctx.msg, ctx)  # type: ignore[union-attr]
@@ -139,6 +136,10 @@ class Pipeline:
         return org
 
     def _why_not(self, name: str, stage: ModuleType | str, ctx: Context) -> str:
+        """Why the stage does not run on this message ("" when it does)."""
+        # nothing to say unless one of these holds (most messages: none)
+        if not (self.skip or ctx.forced or ctx.listed or stage.__class__ is str):
+            return ""
         if name in self.skip:
             return "skipped on request (--skip)"
         if isinstance(stage, str):

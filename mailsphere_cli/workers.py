@@ -413,7 +413,6 @@ class Workers:
                         framed.popleft()
                         continue
                 elif source_done:
-                    self.fed_all = True
                     return
                 else:
                     item = next(source, None)
