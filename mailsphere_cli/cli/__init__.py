@@ -115,7 +115,6 @@ def _end(status: object) -> None:
     # waiting for the other non-daemon threads, then the atexit handlers.
     threading._shutdown()
     atexit._run_exitfuncs()
-    regex_cache.save()  # (a scan saved it after its start-up)
     try:
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):
