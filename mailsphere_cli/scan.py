@@ -7,6 +7,7 @@ verdict is reported as it was.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
 from collections import Counter
@@ -62,6 +63,10 @@ class ScanSummary:
     cpu_startup: float = 0.0
     cpu_parent: float = 0.0
     cpu_workers: float = 0.0
+    # Peak resident memory in MiB, as the kernel counted it: this process, and the largest
+    # of the worker processes (reaped ones; 0 with one worker).
+    peak_rss_parent: float = 0.0
+    peak_rss_worker: float = 0.0
 
     @property
     def messages(self) -> int:
@@ -83,7 +88,9 @@ class ScanSummary:
                 "messages_per_s": round(self.rate, 1),
                 "cpu_s": {"startup": round(self.cpu_startup, 3),
                           "parent": round(self.cpu_parent, 3),
-                          "workers": round(self.cpu_workers, 3)}}
+                          "workers": round(self.cpu_workers, 3)},
+                "peak_rss_mib": {"parent": round(self.peak_rss_parent, 1),
+                                 "worker": round(self.peak_rss_worker, 1)}}
 
 
 # A sink gets the verdict's main fields (verdict.LIGHT_KEYS at least) and the whole
@@ -218,6 +225,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
             workers.close(kill=summary.interrupted)
             summary.cpu_parent = time.process_time() - cpu_started - summary.cpu_startup
             summary.cpu_workers = _children_cpu() - children_started
+            summary.peak_rss_parent, summary.peak_rss_worker = _peak_rss()
             store.finish_run(run_id, "interrupted" if summary.interrupted else "complete",
                              summary.counts())
     finally:
@@ -235,6 +243,18 @@ def _children_cpu() -> float:
         return 0.0
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss() -> tuple[float, float]:
+    """Peak resident memory (MiB) of this process and of its largest reaped child: the
+    kernel keeps both (Linux counts ru_maxrss in KiB), so nothing has to poll for them."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Unix
+        return 0.0, 0.0
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20  # macOS counts bytes
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale)
 
 
 def _notify_policy(settings: Settings, verdict: VerdictView) -> tuple[str, ...]:

@@ -140,6 +140,11 @@ def test_pool_gives_the_same_verdicts_as_one_process(cli, mailbox: Path):
     pool = {json.loads(l)["id"]: (json.loads(l)["action"], json.loads(l)["score"])
             for l in result.stdout.splitlines()}
     assert pool == one
+    db = sqlite3.connect(cli.data_dir / "mailsphere.db")
+    counts = json.loads(db.execute("SELECT counts FROM runs ORDER BY id DESC").fetchone()[0])
+    db.close()
+    # the pool's workers were reaped: the kernel's peak for the largest of them is recorded
+    assert 10 < counts["peak_rss_mib"]["worker"] < 4096
 
 
 def test_a_pool_reading_files_itself_finds_what_one_process_finds(cli, tmp_path: Path):

@@ -127,6 +127,10 @@ def test_scan_output_explain_and_rescan_give_the_whole_skipped_list(cli, eml, tm
     assert db.execute("SELECT COUNT(DISTINCT skipset) FROM messages").fetchone()[0] == 1
     counts = json.loads(db.execute("SELECT counts FROM runs ORDER BY id").fetchone()[0])
     assert counts["cpu_s"]["startup"] > 0 and counts["cpu_s"]["parent"] > 0
+    # the kernel's peak memory figures (bench_scan reports them): a Python process with
+    # the pipeline built holds tens of MiB; a worker's is there, 0 when none was reaped
+    assert 20 < counts["peak_rss_mib"]["parent"] < 4096
+    assert 0 <= counts["peak_rss_mib"]["worker"] < 4096
     spam = next(r for r in first if r["action"] == "spam")
     [row] = db.execute("SELECT h.verdict FROM held_verdicts h JOIN quarantine q "
                        "ON q.qid = h.qid WHERE q.message_id = ?", (spam["id"],)).fetchall()
