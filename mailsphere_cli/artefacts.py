@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import platform
 import sys
 import tempfile
 import time
@@ -54,10 +53,20 @@ def cache_dir() -> Path | None:
     return Path(base) / "mailsphere"
 
 
+def _machine() -> str:
+    """platform.machine() (the same value on Unix, where it is os.uname's) without importing
+    `platform` on Unix: this module is imported before regex_cache is in place (which keys its
+    table with key_of), and `platform` compiles a dozen regular expressions when imported."""
+    if hasattr(os, "uname"):
+        return os.uname().machine
+    import platform
+    return platform.machine()
+
+
 def key_of(kind: str, parts: Iterable[bytes | str]) -> str:
     """The entry name's key: the inputs, Mailsphere's version, Python and the machine."""
     digest = hashlib.sha256()
-    for part in (kind, __version__, sys.version, platform.machine(), *parts):
+    for part in (kind, __version__, sys.version, _machine(), *parts):
         data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
         digest.update(len(data).to_bytes(8, "little"))
         digest.update(data)

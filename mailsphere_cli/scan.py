@@ -16,7 +16,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mailsphere_cli import regex_cache
+from mailsphere_cli import code_cache, regex_cache
 from mailsphere_cli.sources import FileRef, RawMessage, SourceProblem, iter_sources
 from mailsphere_cli.store.db import Store
 from mailsphere_cli.store.move import MoveLog
@@ -110,6 +110,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
     try:
         workers.start()
         regex_cache.save()  # every pattern of the start-up is compiled (see regex_cache)
+        code_cache.save()  # and every class made
         summary.startup = time.perf_counter() - started
         summary.cpu_startup = time.process_time() - cpu_started
         summary.warnings = startup_warnings(workers.pipeline)
