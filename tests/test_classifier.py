@@ -250,6 +250,36 @@ def test_words_in_one_pass_match_matching_then_finishing():
     assert shaped > 1000
 
 
+def test_body_tokens_are_the_words_and_their_pairs():
+    """The body's tokens, made with joins and splits in C, are "w:" + each word and
+    "b:" + the first 1500 words joined pairwise by "_", then the length (and quoting)
+    marks; whatever the text holds (signs, hidden words, short and long bodies)."""
+    from mailsphere_cli.classifier.features import (_body_tokens, _Reading, recipient_words,
+                                                    words)
+
+    pieces = ["Hello", "world", "2024", "a1b2", "$", "$$", "€5", "£", "!!", "??", "!",
+              "?", "-", ",", " ", "\n", "café", "x" * 31, "zzzz", "click here", "> quoted",
+              "’", "İstanbul"]
+    rng = random.Random(13)
+    bodies = ["", "hi", "word " * 1600, "one two"]
+    bodies += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 400))) for _ in range(400)]
+    pairs_seen = 0
+    for body in bodies:
+        msg = ParsedMessage(b"From: a@b.example\nTo: zzzz@c.example\nSubject: s\n\n"
+                            + body.encode("utf-8"))
+        reading = _Reading(msg, recipient_words(msg))
+        text = reading.text
+        read = text if len(text.strip()) >= 40 else text + "\n"
+        found = words(read, 6000, reading.hidden)
+        expected = [f"w:{w}" for w in found]
+        expected += [f"b:{a}_{b}" for a, b in zip(found[:1500], found[1:1500])]
+        tokens = _body_tokens(msg, reading)
+        assert tokens[:len(expected)] == expected, repr(body[:80])
+        assert all("*" in t for t in tokens[len(expected):])
+        pairs_seen += len(found) > 1500
+    assert pairs_seen >= 1
+
+
 def test_telling_tags_found_as_the_tag_pattern_finds_them():
     """The direct search finds exactly the telling names among the tags _HTML_TAG reads,
     whatever follows, precedes or spells them (case, underscores, non-ASCII letters)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from operator import add as _concat
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -71,11 +72,14 @@ def _shape(word: str) -> str:
 # "!" or "?" (never part of a match) becomes a space; then every character that
 # is not a letter, digit or currency sign can be a separator: no match has one.
 _SIGN_CLUSTER = re.compile(r"[$€£!?]+")
-_SYMBOL_CHARS = ("$", "!", "?", "€", "£")
 _SINGLE_SYMBOLS = frozenset("$€£")
 _SYMBOL_PAIRS = tuple(a + b for a in "$€£" for b in "$€£")
 _SEPARATOR_BYTES = bytes(c if (c < 128 and chr(c).isalnum()) or c >= 128 or chr(c) in "$!?"
                          else 32 for c in range(256))
+# The same with "!" and "?" separators too: what `_set_symbols_apart` makes of them when
+# the text has no "!!", "??" and no currency sign (then each is a lone sign, a space),
+# done in the translation instead of two passes of str.replace over the text.
+_SEPARATOR_BYTES_NO_SIGNS = _SEPARATOR_BYTES.translate(bytes.maketrans(b"!?", b"  "))
 # Non-ASCII that is neither a letter or digit, nor space, nor € £ (typographic
 # quotes and dashes, mojibake): never part of a match, so it can become a space.
 _ODD_CHARACTER = re.compile(r"[^\x00-\x7f\w\s€£]+")
@@ -83,12 +87,13 @@ _WORD_MAX = 30
 _SHORT_TEXT = 200
 
 
-def _runs(text: str) -> list[str]:
+def _runs(text: str, table: bytes = _SEPARATOR_BYTES) -> list[str]:
     try:
-        return text.encode("utf-8", "surrogatepass").translate(_SEPARATOR_BYTES).decode(
+        return text.encode("utf-8", "surrogatepass").translate(table).decode(
             "utf-8", "surrogatepass").split()
     except UnicodeError:
-        return "".join(c if c.isalnum() or c in "$!?" or ord(c) >= 128 else " "
+        kept = "$!?" if table is _SEPARATOR_BYTES else "$"
+        return "".join(c if c.isalnum() or c in kept or ord(c) >= 128 else " "
                        for c in text).split()
 
 
@@ -124,11 +129,16 @@ def _word_matches(text: str, limit: int) -> list[str]:
 
 def _runs_apart(text: str) -> list[str]:
     """The runs of `text` with its signs set apart and its odd characters made spaces."""
-    if any(symbol in text for symbol in _SYMBOL_CHARS):
+    table = _SEPARATOR_BYTES_NO_SIGNS
+    if "$" in text or "!!" in text or "??" in text or (
+            not text.isascii() and ("\u20ac" in text or "\u00a3" in text)):
+        # A currency sign or a doubled "!" or "?": a token of signs may be there.
         text = _set_symbols_apart(text)
+        table = _SEPARATOR_BYTES
+    # (otherwise every "!" and "?" is a lone sign: the table makes it a space)
     if not text.isascii():
         text = _ODD_CHARACTER.sub(" ", text)
-    return _runs(text)
+    return _runs(text, table)
 
 
 def _long_run_matches(runs: list[str], limit: int) -> list[str]:
@@ -337,8 +347,12 @@ def _body_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
     hidden = reading.hidden
     text = reading.text
     # A mail with both parts says the same thing twice; read the plain text then.
-    body = text if len(text.strip()) >= 40 else (
-        text + "\n" + (msg.html_text[:MAX_BODY_CHARS] if msg.html else ""))
+    size = len(text.strip())
+    if size < 40:
+        body = text + "\n" + (msg.html_text[:MAX_BODY_CHARS] if msg.html else "")
+        size = len(body.strip())
+    else:
+        body = text
     found = words(body, MAX_TOKENS, hidden)
     if not found:
         tokens = []
@@ -346,13 +360,14 @@ def _body_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
         # No word holds a space, so one join and one split make the tokens in C
         # (the same list as [f"w:{w}" for w in found]).
         tokens = ("w:" + " w:".join(found)).split(" ")
-        # Word pairs catch phrases ("click here", "verify your") that single words miss.
+        # Word pairs catch phrases ("click here", "verify your") that single words miss:
+        # "b:" + first + "_" made in C like the words, then the second word added (the
+        # same list as "b:" + "_".join(pair) for the first 1499 pairs).
         if len(found) > 1:
-            tokens.extend(("b:" + " b:".join(map("_".join, zip(found[:1500], found[1:1500])))
-                           ).split(" "))
+            tokens.extend(map(_concat, ("b:" + "_ b:".join(found[:1499]) + "_").split(" "),
+                              found[1:1500]))
     if ">" in text and _QUOTE_LINE.search(text):
         tokens.append("t*quoted")
-    size = len(body.strip())
     tokens.append("t*len" + ("0" if size < 20 else "s" if size < 300 else "m" if size < 3000
                              else "l"))
     return tokens
