@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mailsphere_cli.rules.checks import check, count_upto, for_text, per_message
+from mailsphere_cli.rules.checks import check, count_upto, for_text, per_message, runs_of
 
 MAX_NODES = 400
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*(?:;|$)|"
@@ -35,8 +35,8 @@ _WHITE = {"#fff", "#ffffff", "white", "#fefefe", "#fdfdfd", "#fcfcfc"}
 
 
 _REMOTE = re.compile(r"\s*https?://", re.I)
-_WORD3 = re.compile(r"[^\W\d_]{3,}")
-_WORD3_ASCII = re.compile(r"[A-Za-z]{3,}")  # _WORD3 on ASCII text
+_WORD3 = runs_of(r"[^\W\d_]", r"[\W\d_]", 3)  # [^\W\d_]{3,}: words of three letters or more
+_WORD3_ASCII = runs_of("[A-Za-z]", "[^A-Za-z]", 3)  # _WORD3 on ASCII text
 _SPACE_RUNS = re.compile(r"\s+")
 _HEX3 = re.compile(r"#[0-9a-f]{3}")
 _HTTP = re.compile(r"\s*https?://", re.I)

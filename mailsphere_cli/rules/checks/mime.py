@@ -8,10 +8,11 @@ from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from mailsphere_cli.rules.checks import batch, check, count_upto, for_text, kinds_of, per_message
+from mailsphere_cli.rules.checks import (batch, check, count_upto, for_text, kinds_of, per_message,
+                                         runs_of)
 
-_WORD = re.compile(r"[^\W\d_]{4,}")
-_WORD_ASCII = re.compile(r"[A-Za-z]{4,}")  # _WORD on ASCII text
+_WORD = runs_of(r"[^\W\d_]", r"[\W\d_]", 4)  # [^\W\d_]{4,}: words of four letters or more
+_WORD_ASCII = runs_of("[A-Za-z]", "[^A-Za-z]", 4)  # _WORD on ASCII text
 
 
 @per_message

@@ -229,16 +229,16 @@ _DRESSING = ("security", "secure", "login", "account", "verify", "update", "supp
              "online", "web")
 
 
-def _deletions(label: str) -> set[str]:
-    return {label[:i] + label[i + 1:] for i in range(len(label))}
-
-
 @dataclass(frozen=True)
 class _LabelIndex:
     """Brand labels indexed for one-edit, confusable and dressed-up look-alikes."""
 
     exact: dict[str, str]
-    near: dict[str, list[tuple[str, str]]]  # deletion variant -> [(label, owner)]
+    # one-edit candidates: the labels of five characters or more, in the order given,
+    # as (label, owner), and where each is filed (see _near_keys)
+    near_labels: list[tuple[str, str]]
+    near: dict[tuple[int, bool, str], list[int]]  # key -> positions in near_labels
+    near_lengths: frozenset[int]
     skeletons: dict[str, tuple[str, str]]
     dressed: re.Pattern[str] | None
 
@@ -248,9 +248,20 @@ _EVERYDAY = frozenset({"office", "outlook", "windows", "azure", "apple", "chase"
                        "visa", "regions", "meta", "live", "youtube"})
 
 
+def _near_keys(real: str) -> tuple[tuple[int, bool, str], tuple[int, bool, str]]:
+    """Where a label of length n is filed for one-edit look-ups: under its first n // 2
+    characters and under its last n - n // 2 - 1. One edit (a letter inserted, deleted,
+    replaced, or two neighbours swapped) at or after position n // 2 leaves the first
+    part in place; one before it leaves the last part in place, at the end. So every
+    label one edit away from `real` starts with its first part or ends with its last."""
+    half = len(real) // 2
+    return (len(real), True, real[:half]), (len(real), False, real[half + 1:])
+
+
 def _index(labels: list[tuple[str, str]]) -> _LabelIndex:
     exact: dict[str, str] = {}
-    near: dict[str, list[tuple[str, str]]] = {}
+    near_labels: list[tuple[str, str]] = []
+    near: dict[tuple[int, bool, str], list[int]] = {}
     skeletons: dict[str, tuple[str, str]] = {}
     long_labels = []
     for real, owner in labels:
@@ -261,15 +272,39 @@ def _index(labels: list[tuple[str, str]]) -> _LabelIndex:
             long_labels.append(real)
         if len(real) < 5:
             continue
-        for variant in _deletions(real) | {real}:
-            near.setdefault(variant, []).append((real, owner))
+        for key in _near_keys(real):
+            near.setdefault(key, []).append(len(near_labels))
+        near_labels.append((real, owner))
         skeletons.setdefault(_skeleton(real), (real, owner))
     dressed = None
     if long_labels:
         names = "|".join(sorted(map(re.escape, long_labels), key=len, reverse=True))
         words = "|".join(_DRESSING)
         dressed = re.compile(rf"(?:^|[-\d]|{words})({names})(?:$|[-\d]|{words})")
-    return _LabelIndex(exact, near, skeletons, dressed)
+    return _LabelIndex(exact, near_labels, near, frozenset(len(r) for r, _ in near_labels),
+                       skeletons, dressed)
+
+
+def _one_edit_from(label: str, index: _LabelIndex) -> tuple[str, str] | None:
+    """The first indexed (label, owner) one edit away from `label`, or None: a few
+    dictionary look-ups (the labels of length len(label) - 1 to + 1 filed under the
+    start or the end of `label`, _near_keys) instead of a scan of every label."""
+    size = len(label)
+    found: list[int] = []
+    for length in (size - 1, size, size + 1):
+        if length not in index.near_lengths:
+            continue
+        half = length // 2
+        tail = length - half - 1
+        for key in ((length, True, label[:half]), (length, False, label[size - tail:])):
+            found.extend(index.near.get(key, ()))
+    if not found:
+        return None
+    for position in sorted(set(found)) if len(found) > 1 else found:
+        real, owner = index.near_labels[position]
+        if _one_edit(label, real):
+            return real, owner
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -290,12 +325,9 @@ def _match_label(label: str, domain: str, index: _LabelIndex) -> str:
         if len(tld) == 2 or domain.count(".") > 1:
             return ""
         return f"{domain} uses the name of {index.exact[label]} under another suffix"
-    variants = _deletions(label) | {label}
-    if not index.near.keys().isdisjoint(variants):  # one C-level test before the walk
-        for variant in variants:
-            for real, owner in index.near.get(variant, ()):
-                if _one_edit(label, real):
-                    return f"{domain} imitates {real} ({owner})"
+    near = _one_edit_from(label, index)
+    if near is not None:
+        return f"{domain} imitates {near[0]} ({near[1]})"
     skeleton = index.skeletons.get(_skeleton(label))
     if skeleton:
         return f"{domain} imitates {skeleton[0]} ({skeleton[1]})"

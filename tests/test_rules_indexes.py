@@ -1,0 +1,93 @@
+"""Indexes and one-pass shortcuts of the eval checks answer exactly what the scans
+they replace answer, on generated input: the look-alike index against a walk over
+every brand label, the word-run counter against counting every match."""
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailsphere_cli.rules.checks import count_upto, html, mime, runs_of
+from mailsphere_cli.rules.checks import url as url_checks
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789-"
+
+
+def _scan(label: str, index: url_checks._LabelIndex) -> tuple[str, str] | None:
+    """The first indexed label one edit away, by testing every one of them."""
+    for real, owner in index.near_labels:
+        if url_checks._one_edit(label, real):
+            return real, owner
+    return None
+
+
+def _edited(real: str, kind: int, at: int, letter: str) -> str:
+    at = at % (len(real) + 1)
+    if kind == 0:
+        return real[:at] + letter + real[at:]
+    if kind == 1:
+        return real[:at] + real[at + 1:]
+    if kind == 2:
+        return real[:at] + letter + real[at + 1:]
+    if at < len(real) - 1:
+        return real[:at] + real[at + 1] + real[at] + real[at + 2:]
+    return real
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.data())
+def test_one_edit_index_finds_what_a_scan_of_every_brand_label_finds(data):
+    index = url_checks._brand_index()
+    labels = [real for real, _ in index.near_labels]
+    assert labels, "the shipped brand list has labels to imitate"
+    if data.draw(st.booleans()):
+        real = data.draw(st.sampled_from(labels))
+        label = _edited(real, data.draw(st.integers(0, 3)), data.draw(st.integers(0, 40)),
+                        data.draw(st.sampled_from(_LETTERS)))
+    else:
+        label = data.draw(st.text(_LETTERS, max_size=22))
+    assert url_checks._one_edit_from(label, index) == _scan(label, index)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text("abcdefgh", min_size=4, max_size=9), min_size=1, max_size=12, unique=True),
+       st.data())
+def test_one_edit_index_of_other_label_sets(own, data):
+    """Organisation domains are indexed the same way (_own_index), with any labels."""
+    index = url_checks._index([(label, "own") for label in own])
+    real = data.draw(st.sampled_from(own))
+    label = _edited(real, data.draw(st.integers(0, 3)), data.draw(st.integers(0, 20)),
+                    data.draw(st.sampled_from("abcdefghz")))
+    assert url_checks._one_edit_from(label, index) == _scan(label, index)
+    assert url_checks._one_edit_from(real, index) == _scan(real, index)
+
+
+def test_one_edit_index_takes_the_first_label_when_two_are_near():
+    index = url_checks._index([("amazonses", "A"), ("amazonaws", "B"), ("paypal", "C")])
+    assert url_checks._one_edit_from("amazonsws", index) == ("amazonses", "A")
+    index = url_checks._index([("amazonaws", "B"), ("amazonses", "A")])
+    assert url_checks._one_edit_from("amazonsws", index) == ("amazonaws", "B")
+    assert url_checks._one_edit_from("paypa1", url_checks._index([("paypal", "C")])) == ("paypal", "C")
+    assert url_checks._one_edit_from("example", index) is None
+
+
+_TEXT = st.lists(st.sampled_from(["a", "Bc", "word", " ", "\n", "1", "_", "-", "\u00e9", "\u00df",
+                                  "\u00b2", "\u2167", "\u4e94", "ab1cd", "\u0416\u0416"]),
+                 max_size=40).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_TEXT, st.integers(-1, 12))
+def test_count_upto_of_word_runs_counts_every_match(text, limit):
+    for pattern in (mime._WORD, mime._WORD_ASCII, html._WORD3, html._WORD3_ASCII):
+        expected = min(max(limit, 0), len(pattern.findall(text)))
+        assert count_upto(pattern, text, limit) == expected, (pattern.pattern, text)
+
+
+def test_runs_of_is_the_plain_pattern_and_other_patterns_still_count():
+    assert runs_of("[A-Za-z]", "[^A-Za-z]", 2).pattern == "[A-Za-z]{2,}"
+    assert mime._WORD.pattern == r"[^\W\d_]{4,}" and html._WORD3_ASCII.pattern == "[A-Za-z]{3,}"
+    single = runs_of("[a-z]", "[^a-z]", 1)
+    assert count_upto(single, "a b cd e", 3) == 3 and count_upto(single, "a b", 3) == 2
+    assert count_upto(re.compile("ab"), "ababab", 2) == 2
