@@ -154,6 +154,7 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
 
         batch: list[tuple[RawMessage, VerdictView]] = []
         batch_bytes = 0
+        checkpointed = False
         last_flush = time.monotonic()
 
         def flush() -> None:
@@ -203,6 +204,14 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
                 # out to be analysed (what is left is a few chunks in the pool), a chunk's
                 # worth at a time, so that little is left to write after the last verdict
                 # (a batch of 200 took the recorder 0.1-0.2 s there, the workers idle).
+                if workers.fed_all and not checkpointed:
+                    # Every message is out to be analysed: what the database's write-ahead
+                    # log holds is copied into the database file now, while the workers
+                    # finish, so that the last connection's close, after the last verdict,
+                    # has only the last few hundred verdicts to copy (see Store.checkpoint).
+                    checkpointed = True
+                    flush()
+                    recorder.put("checkpoint", None)
                 if len(batch) >= (workers.chunk if workers.fed_all else 200) \
                         or batch_bytes > 32 << 20 \
                         or time.monotonic() - last_flush > 1.0:
@@ -218,7 +227,9 @@ def run_scan(options: ScanOptions, settings: Settings, *, on_verdict: VerdictSin
             try:
                 flush()
                 # The pool stops while the recorder writes what it still has (they wait on
-                # different things: the workers' exit, the disk).
+                # different things: the workers' exit, the disk), and copies the database's
+                # write-ahead log into it.
+                recorder.finish()
                 workers.close(kill=summary.interrupted)
             finally:
                 recorder.close()  # everything handed over is written before the run is closed
@@ -281,6 +292,7 @@ class _Recorder:
         self.fork_lock = fork_lock  # held while writing: the pool forks only between writes
         self.run_id, self.pack_version = run_id, pack_version
         self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._finished = False  # the end (None) is queued
         self._error: BaseException | None = None
         # A daemon: should the scan loop die without closing it (a second Ctrl-C), exit is
         # not held up; what it was writing is atomic on disk (files renamed, transactions).
@@ -292,9 +304,15 @@ class _Recorder:
         self._raise()
         self._queue.put((kind, payload))
 
+    def finish(self) -> None:
+        """Nothing more comes: write what is queued, then end (without waiting for it)."""
+        if not self._finished:
+            self._finished = True
+            self._queue.put(None)
+
     def close(self) -> None:
         if self._thread.is_alive():
-            self._queue.put(None)
+            self.finish()
             self._thread.join()
         self._raise()
 
@@ -316,6 +334,8 @@ class _Recorder:
                         self._verdicts(payload, store, quarantine, moves)
                     elif kind == "problem":
                         store.record_problems(self.run_id, [payload])
+                    elif kind == "checkpoint":
+                        store.checkpoint()
                     else:
                         raw, known = payload
                         _move(raw, known, store, quarantine, moves, self.summary)
@@ -323,6 +343,10 @@ class _Recorder:
                 moved, failures = moves.apply_mbox(store)
             self.summary.moved += moved
             self.summary.move_failures += failures
+            # The rest of the log too, while the pool stops, and the log emptied: the last
+            # connection's close, after the run's record, then has a page or two to copy.
+            with self.fork_lock:
+                store.checkpoint(last=True)
         except BaseException as exc:  # noqa: BLE001 - handed to the scan loop
             self._error = exc
             while self._queue.get() is not None:  # let the scan loop hand over and finish

