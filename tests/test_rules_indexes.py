@@ -91,3 +91,25 @@ def test_runs_of_is_the_plain_pattern_and_other_patterns_still_count():
     single = runs_of("[a-z]", "[^a-z]", 1)
     assert count_upto(single, "a b cd e", 3) == 3 and count_upto(single, "a b", 3) == 2
     assert count_upto(re.compile("ab"), "ababab", 2) == 2
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.text(max_size=12), st.text("abcXYZ019-_.[]\u0130\u212a\u00df", max_size=12),
+                 st.sampled_from(["com", "co.uk", "github.io", "www.ck", "kobe.jp", "city.kobe.jp",
+                                  "[192.0.2.1]", "example.com.", "Example.COM", "a..b", "xn--p1ai"])))
+def test_reg_domain_of_short_names_is_what_the_public_suffix_list_answers(host):
+    """Names of one or two labels skip the public suffix list: their answer is the one
+    org_domain gives (hypothesis over any text, and names the list has rules for)."""
+    from mailsphere_cli.perimeter.dmarc import org_domain
+
+    name = host.lower().strip(".[]")
+    expected = name if not name or url_checks.looks_ip(name) else org_domain(name)
+    assert url_checks.reg_domain.__wrapped__(host) == expected
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text("abcilmnrvwRNVW-_01345789@$!|\u0130", max_size=16))
+def test_skeleton_deletes_dashes_in_its_translation_as_the_separate_replaces_did(label):
+    plain = label.lower().translate(url_checks._CONFUSABLE).replace("-", "").replace("_", "")
+    plain = plain.replace("rn", "m").replace("vv", "w").replace("cl", "d").replace("i", "l")
+    assert url_checks._skeleton(label) == plain

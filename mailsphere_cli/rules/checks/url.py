@@ -78,10 +78,21 @@ def looks_ip(host: str) -> bool:
 
 @lru_cache(maxsize=8192)
 def reg_domain(host: str) -> str:
-    """The registrable domain of a host (an IP stays itself)."""
+    """The registrable domain of a host (an IP stays itself).
+
+    A name of one or two labels is its own: the public suffix list makes the last
+    label public or, with a rule for the whole name, the name itself, and in either
+    case org_domain answers the name (lowercased). Only longer names are looked up,
+    which cost 4-7 us each (publicsuffixlist tries every suffix, longest first)."""
     host = host.lower().strip(".[]")
     if not host or looks_ip(host):
         return host
+    if host.count(".") < 2:
+        return host
+    return _org_domain(host)
+
+
+def _org_domain(host: str) -> str:
     from mailsphere_cli.perimeter.dmarc import org_domain
     return org_domain(host)
 
@@ -203,8 +214,12 @@ _CONFUSABLE = str.maketrans({"0": "o", "1": "l", "3": "e", "5": "s", "4": "a", "
                              "8": "b", "@": "a", "$": "s", "!": "i", "|": "l"})
 
 
+# _CONFUSABLE, and "-" and "_" deleted in the same pass (nothing maps to or from them)
+_CONFUSABLE_UNDASHED = {**_CONFUSABLE, ord("-"): None, ord("_"): None}
+
+
 def _skeleton(label: str) -> str:
-    label = label.lower().translate(_CONFUSABLE).replace("-", "").replace("_", "")
+    label = label.lower().translate(_CONFUSABLE_UNDASHED)
     return label.replace("rn", "m").replace("vv", "w").replace("cl", "d").replace("i", "l")
 
 
