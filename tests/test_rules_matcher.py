@@ -104,6 +104,27 @@ def test_header_memo_never_serves_another_value(pack):
     assert matcher.match(first) == matcher.match(ParsedMessage(first.raw))
 
 
+def test_a_header_whose_values_do_not_repeat_stops_remembering(pack):
+    """After its trial a header whose values never came back (a new In-Reply-To every
+    message) is matched without the memo, one whose values repeat (the same X-Mailer)
+    keeps it; either way every message gets the hits a fresh matcher gives it."""
+    from mailsphere_cli.rules.matcher import _MEMO_TRIAL
+
+    matcher = PatternMatcher(pack.rules.values())
+    raws = [(f"From: a@b.example\nX-Mailer: PHPMailer 5.2\nIn-Reply-To: <{n}.x@c.example>\n"
+             f"Subject: note {n % 7}\n\nhello\n").encode() for n in range(_MEMO_TRIAL + 40)]
+    for data in raws:
+        matcher.match(ParsedMessage(data))
+    assert matcher.headers["in-reply-to"].remembering is False
+    assert matcher.headers["x-mailer"].remembering is True
+    assert matcher.headers["x-mailer"].memo.cache_info().hits > _MEMO_TRIAL / 2
+    fresh = PatternMatcher(pack.rules.values())
+    for data in raws[-40:] + raws[:3]:
+        got = matcher.match(ParsedMessage(data))
+        assert got == fresh.match(ParsedMessage(data))
+        assert any(h.evidence.startswith("In-Reply-To") for h in got)
+
+
 def test_long_header_values_are_matched_without_the_memo(pack):
     matcher = PatternMatcher(pack.rules.values())
     subject = "make money fast " + "x" * 5000

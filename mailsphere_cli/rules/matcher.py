@@ -37,6 +37,12 @@ OPTIONS.max_mem = 64 << 20
 # Remembered results per header target; values longer than this are not kept.
 _MEMO_SIZE = 2048
 _MEMO_MAX_TEXT = 2048
+# A header whose values hardly ever come back (Received, Date, In-Reply-To: times and
+# ids) gains nothing from its memo and pays for the key and the bookkeeping on every
+# message: after this many lookups, a header that found fewer than one value in
+# twenty remembered stops remembering (per worker; the results are the same).
+_MEMO_TRIAL = 512
+_MEMO_MIN_HITS = _MEMO_TRIAL // 20
 _HS_MIN_RULES = 2
 
 
@@ -188,14 +194,24 @@ class _Header:
         self.name = name
         self.targets = targets
         self.memo = lru_cache(maxsize=_MEMO_SIZE)(self._memo_hits)
+        self.remembering = True
+        self.asked = 0  # memo lookups so far, counted up to _MEMO_TRIAL
 
     def hits(self, raw_values: "list[str] | tuple[str, ...]") -> tuple[Hit, ...]:
+        if not self.remembering:
+            return self._hits(raw_values)
         if len(raw_values) == 1:
             raw_key = raw_values[0]
         else:
             raw_key = "\n".join(raw_values)
         if len(raw_key) > _MEMO_MAX_TEXT:
             return self._hits(raw_values)
+        if self.asked < _MEMO_TRIAL:
+            self.asked += 1
+            if self.asked == _MEMO_TRIAL and self.memo.cache_info().hits < _MEMO_MIN_HITS:
+                self.remembering = False
+                self.memo.cache_clear()
+                return self._hits(raw_values)
         return self.memo(raw_key)
 
     def _memo_hits(self, raw_key: str) -> tuple[Hit, ...]:
