@@ -60,3 +60,32 @@ def test_forked_workers_keep_the_pipeline_out_of_the_collector(tmp_path):
         pool.close()
     assert threshold == workers_module._WORKER_GC_THRESHOLD
     assert frozen > 1000
+
+
+def test_the_last_messages_go_out_in_smaller_chunks(tmp_path, monkeypatch):
+    """Once the source's end is in sight, chunks shrink (tail_chunk), so the workers finish
+    together; every message still comes back once."""
+    messages = [_raw(i, make_message(f"Note {i}", f"text {i}")) for i in range(150)]
+    pool = Workers(Settings(config=load_config(None), rules_dirs=(MINIPACK,), offline=True,
+                            skip=("classifier",), data_dir=str(tmp_path)), workers=2)
+    sizes: list[int] = []
+    try:
+        pool.start()
+        submit = pool._executor.submit
+
+        def counting(fn, chunk, *args):
+            sizes.append(len(chunk))
+            return submit(fn, chunk, *args)
+
+        monkeypatch.setattr(pool._executor, "submit", counting)
+        results = list(pool.scan(iter(messages)))
+    finally:
+        pool.close()
+    assert sorted(raw.origin for raw, _ in results) == sorted(m.origin for m in messages)
+    assert sum(sizes) == 150
+    assert sizes[:3] == [16, 16, 16]  # far from the end: whole chunks
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] <= workers_module.TAIL_CHUNK
+    left = 150
+    for size in sizes:  # each as tail_chunk gives it once the end was seen
+        assert size == workers_module.tail_chunk(left, 16, 2) or left > 6 * 16
+        left -= size
