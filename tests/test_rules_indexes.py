@@ -113,3 +113,14 @@ def test_skeleton_deletes_dashes_in_its_translation_as_the_separate_replaces_did
     plain = label.lower().translate(url_checks._CONFUSABLE).replace("-", "").replace("_", "")
     plain = plain.replace("rn", "m").replace("vv", "w").replace("cl", "d").replace("i", "l")
     assert url_checks._skeleton(label) == plain
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(["PayPal", "paypal", "Pay Pal", "eBay", "Amazon", "Microsoft", "apple",
+                                 "bank", " ", "\n", "x", "paypalx", "-", ".", "\u00e9", "Netflix",
+                                 "DHL", "wells fargo", "Wells  Fargo"]), max_size=60).map("".join))
+def test_first_brand_named_is_the_first_of_brands_named(text):
+    named = url_checks.brands_named(text)
+    first = url_checks.first_brand_named(text)
+    assert first is (named[0] if named else None)
+    assert url_checks._find_brands(text, 20_000, 1) == named[:1]
