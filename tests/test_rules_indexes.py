@@ -124,3 +124,55 @@ def test_first_brand_named_is_the_first_of_brands_named(text):
     first = url_checks.first_brand_named(text)
     assert first is (named[0] if named else None)
     assert url_checks._find_brands(text, 20_000, 1) == named[:1]
+
+
+def _old_brand_in_path(msg) -> str:
+    for url, host in url_checks.links(msg):
+        if not host or url_checks.brand_owning(host):
+            continue
+        path = url_checks.path_query(url)[0]
+        if "." not in path:
+            continue
+        path = path.lower()[:300]
+        if "." not in path:
+            continue
+        found = url_checks._brand_domain_re().search(path)
+        if found:
+            return f"{url[:120]} carries {found.group(0)} in its path"
+    return ""
+
+
+def _old_login_non_brand(msg) -> str:
+    for url, host in url_checks.links(msg):
+        login_host = url_checks._login_host_kind(host)
+        if login_host is None:
+            continue
+        if not login_host:
+            path, query = url_checks.path_query(url)
+            text = path[:300] + "?" + query[:300]
+            if not url_checks._LOGIN_PATH.search(text):
+                continue
+        named = url_checks.brands_named(msg.body)
+        return f"names {named[0].name} but links to {url[:120]}" if named else ""
+    return ""
+
+
+_URL_PIECES = st.sampled_from(["http://", "https://", "HTTPS://", "mailto:", "paypal.com", "www.paypal.com",
+                               "evil.example", "secure-login.example", "x.ru", "/", "/login", "/www.ebay.com/",
+                               "/PayPal.com.", "?next=signin", "#verify", ".", "\u00e9", "\t", ":8080",
+                               "@", "[::1]", "ebay.de", "/a.b"])
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.lists(_URL_PIECES, max_size=6).map("".join), max_size=6),
+       st.sampled_from(["", "Your PayPal account", "eBay and Amazon", "nothing here"]))
+def test_links_split_once_give_the_answers_of_the_per_check_loops(urls, body):
+    """url_brand_elsewhere (path) and url_login_non_brand read the foreign links' paths
+    from one list a message (_foreign_links): the same answers as each splitting them."""
+    from types import SimpleNamespace
+
+    def message():
+        return SimpleNamespace(urls=urls, body=body)
+
+    assert url_checks.url_brand_elsewhere(message(), None, "path") == _old_brand_in_path(message())
+    assert url_checks.url_login_non_brand(message(), None) == _old_login_non_brand(message())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mailsphere_cli import artefacts
-from mailsphere_cli.rules.checks import check
+from mailsphere_cli.rules.checks import check, per_message
 from mailsphere_cli.rules.checks.features import MAX_URLS, hosts, links, own_domains, path_query
 from mailsphere_cli.urls import is_ip, normalise_url, url_host, url_host_unicode
 
@@ -465,10 +465,7 @@ def url_brand_elsewhere(msg: Any, ctx: Any, where: str) -> str:
         return ""
     if where != "path":
         raise ValueError(f"unknown where {where!r}")
-    for url, host in links(msg):
-        if not host or brand_owning(host):
-            continue
-        path = path_query(url)[0]
+    for url, _, path, _ in _foreign_links(msg):
         if "." not in path:
             continue
         path = path.lower()[:300]
@@ -491,6 +488,20 @@ def _brand_in_subdomain(host: str) -> str:
         if label in owners:
             return f"{host} puts {owners[label]} in front of {domain}"
     return ""
+
+
+@per_message
+def _foreign_links(msg: Any) -> list[tuple[str, str, str, str]]:
+    """(url, host, path, query) of the links whose host is no brand's (and not empty),
+    in order: url_brand_elsewhere reads their paths and url_login_non_brand their
+    paths and queries, so each link is split once a message, not once per check.
+    path_query cannot raise here: url_host split each of these URLs for its host."""
+    out = []
+    for url, host in links(msg):
+        if host and not brand_owning(host):
+            path, query = path_query(url)
+            out.append((url, host, path, query))
+    return out
 
 
 @check("url_lookalike", requires="urls", key="hosts")
@@ -553,12 +564,8 @@ def _login_host_kind(host: str) -> bool | None:
 @check("url_login_non_brand", requires="urls")
 def url_login_non_brand(msg: Any, ctx: Any) -> str:
     """The message names a brand and links to a sign-in looking page not on its domains."""
-    for url, host in links(msg):
-        login_host = _login_host_kind(host)
-        if login_host is None:
-            continue
-        if not login_host:
-            path, query = path_query(url)  # cannot raise: url_host split this URL for its host
+    for url, host, path, query in _foreign_links(msg):
+        if not _login_host_kind(host):  # (a brand's host or none is not among them)
             text = path[:300] + "?" + query[:300]
             if not (_LOGIN_PATH_LOWER.search(text.lower()) if text.isascii() else _LOGIN_PATH.search(text)):
                 continue
