@@ -83,9 +83,32 @@ def test_the_last_messages_go_out_in_smaller_chunks(tmp_path, monkeypatch):
         pool.close()
     assert sorted(raw.origin for raw, _ in results) == sorted(m.origin for m in messages)
     assert sum(sizes) == 150
-    assert sizes[:3] == [16, 16, 16]  # far from the end: whole chunks
+    assert sizes[0] == pool.chunk  # far from the end: whole chunks
     assert sizes == sorted(sizes, reverse=True) and sizes[-1] <= workers_module.TAIL_CHUNK
+    assert len(sizes) > 150 // pool.chunk + 2
     left = 150
     for size in sizes:  # each as tail_chunk gives it once the end was seen
-        assert size == workers_module.tail_chunk(left, 16, 2) or left > 6 * 16
+        assert size == min(left, workers_module.tail_chunk(left, pool.chunk, 2)) \
+            or left > 6 * pool.chunk
         left -= size
+
+
+def test_a_worker_analyses_a_chunk_in_batches(tmp_path, monkeypatch):
+    """A chunk sent to a worker (two batches' worth) is analysed BATCH messages at a time,
+    stage by stage, as the tuning of the stages assumes."""
+    batches: list[int] = []
+    real = workers_module.scan_batch
+
+    def counting(pipeline, raws, timeout):
+        batches.append(len(raws))
+        return real(pipeline, raws, timeout)
+
+    monkeypatch.setattr(workers_module, "scan_batch", counting)
+    settings = Settings(config=load_config(None), rules_dirs=(MINIPACK,), offline=True,
+                        skip=("classifier",), data_dir=str(tmp_path))
+    monkeypatch.setattr(workers_module, "_PIPELINE", workers_module.build_pipeline(settings))
+    monkeypatch.setattr(workers_module, "_SETTINGS", settings)
+    chunk = [(i, _raw(i, make_message(f"Note {i}", f"text {i}"))) for i in range(workers_module.CHUNK + 3)]
+    results = workers_module._scan_chunk(chunk)
+    assert [key for key, _ in results] == list(range(len(chunk)))
+    assert batches == [workers_module.BATCH, workers_module.BATCH, 3]
