@@ -280,6 +280,26 @@ def test_body_tokens_are_the_words_and_their_pairs():
     assert pairs_seen >= 1
 
 
+def test_link_path_words_are_what_words_finds_in_them():
+    """A link's path words (3-20 ASCII letters each, eight at most) lowercased are what
+    `words` gives for them joined by spaces, as the tokens were made before."""
+    from mailsphere_cli.classifier.features import _URL_PATH_WORD, _url_facts, words
+
+    rng = random.Random(17)
+    pieces = ["/", "-", "_", ".", "?", "=", "&", "%20", "Login", "VERIFY", "account", "x",
+              "ab", "abc", "a" * 25, "Z" * 41, "café", "Kelvin", "123", "ſecure", "~u"]
+    checked = 0
+    for _ in range(3000):
+        path = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        url = f"http://www.example.test/{path}"
+        facts = _url_facts.__wrapped__(url)
+        after = url.partition("www.example.test")[2]
+        expected = tuple(words(" ".join(_URL_PATH_WORD.findall(after[:200])[:8]), 8))
+        assert facts[1] == expected, url
+        checked += len(expected) == 8
+    assert checked > 100
+
+
 def test_telling_tags_found_as_the_tag_pattern_finds_them():
     """The direct search finds exactly the telling names among the tags _HTML_TAG reads,
     whatever follows, precedes or spells them (case, underscores, non-ASCII letters)."""

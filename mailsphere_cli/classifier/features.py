@@ -16,6 +16,7 @@ Every token carries a short prefix saying where it came from ("s:" subject,
 """
 from __future__ import annotations
 
+import importlib
 import re
 from functools import lru_cache
 from operator import add as _concat
@@ -47,6 +48,14 @@ _TELLING_TAGS = frozenset({"form", "input", "script", "iframe", "object", "embed
 # cases (re.I would also take "ſ" for "s" and "K" for "k").
 _TELLING_TAG = re.compile(r"<\s*(" + "|".join(
     "".join(f"[{c.upper()}{c}]" for c in tag) for tag in sorted(_TELLING_TAGS)) + r")\b")
+
+
+@lru_cache(maxsize=None)
+def _imported(name: str):
+    """The module `name`, imported on its first use (none of them is needed to load the
+    model). An import statement in a function costs ~3 us every time it runs, module
+    loaded or not; this lookup ~0.2 us."""
+    return importlib.import_module(name)
 
 
 @lru_cache(maxsize=8192)
@@ -388,28 +397,28 @@ def _url_facts(url: str) -> None | str | tuple[str, tuple[str, ...], bool]:
 
     Remembered per worker: the same links (a sender's site, a list's footer)
     come back message after message. The recipient's words are hidden later."""
-    from mailsphere_cli.urls import is_ip, url_host
-
+    urls = _imported("mailsphere_cli.urls")
     plain = _PLAIN_LINK.match(url) if url.isascii() else None
-    host = (plain.group(1) if plain else url_host(url) or "").lower().rstrip(".")
+    host = (plain.group(1) if plain else urls.url_host(url) or "").lower().rstrip(".")
     if not host:
         return None
     # Only a host of digits and dots (IPv4) or with colons (IPv6) can be an address;
     # asking `is_ip` about every name costs a raised exception each.
-    if (":" in host or not host.strip("[]").strip("0123456789.")) and is_ip(host):
+    if (":" in host or not host.strip("[]").strip("0123456789.")) and urls.is_ip(host):
         return "ip"
     # What comes before and after the host as written (all of the URL for both
     # when the host appears in it only in another case).
     before, _, after = url.partition(host) if host in url else (url, "", url)
-    path_words = tuple(words(" ".join(_URL_PATH_WORD.findall(after[:200])[:8]), 8))
+    # `words` of the path's words joined by spaces: each is 3-20 ASCII letters, so
+    # `words` would find each whole and change nothing but the case.
+    path_words = tuple(" ".join(_URL_PATH_WORD.findall(after[:200])[:8]).lower().split())
     return registrable(host), path_words, "@" in before
 
 
 @lru_cache(maxsize=1024)
 def _links_in_footer(footer: str) -> frozenset[str]:
     """Remembered per worker: a list adds the same footer to every message it forwards."""
-    from mailsphere_cli.urls import extract_urls
-    return frozenset(extract_urls(footer))
+    return frozenset(_imported("mailsphere_cli.urls").extract_urls(footer))
 
 
 def _url_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
@@ -461,8 +470,7 @@ def _html_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
 
 
 def _structure_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
-    from mailsphere_cli.attachments.filetype import detect, extension_of
-
+    filetype = _imported("mailsphere_cli.attachments.filetype")
     top = (msg.header("Content-Type") or "text/plain").split(";", 1)[0].strip().lower()
     tokens = [f"m:{top[:40]}"]
     for part in msg.parts[:MAX_PARTS]:
@@ -470,11 +478,11 @@ def _structure_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
         # (us-ascii lists in 2002, UTF-8 everywhere now), they do not tell spam from ham.
         tokens.append(f"mp:{part.content_type[:40]}")
     for part in msg.attachments[:MAX_PARTS]:
-        true = detect(part.payload)
+        true = filetype.detect(part.payload)
         tokens.append(f"a:{true.label}")
         tokens.append(f"ac:{true.category}")
         for name in part.filenames[:2]:
-            ext = extension_of(name)
+            ext = filetype.extension_of(name)
             if ext:
                 tokens.append(f"ax:{ext[:10]}")
     if msg.defects:
