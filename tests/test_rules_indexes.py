@@ -176,3 +176,16 @@ def test_links_split_once_give_the_answers_of_the_per_check_loops(urls, body):
 
     assert url_checks.url_brand_elsewhere(message(), None, "path") == _old_brand_in_path(message())
     assert url_checks.url_login_non_brand(message(), None) == _old_login_non_brand(message())
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(["a", " ", "\u00e9", "\u036f", "\u0370", "\u0416", "\u200b", "\u202e",
+                                 "\U0001d400", "\uff21", "word", "\n"]), max_size=40).map("".join))
+def test_body_characters_from_u0370_are_those_of_the_runs_from_there_up(body):
+    from types import SimpleNamespace
+
+    from mailsphere_cli.rules.checks import features
+
+    expected = frozenset(c for c in body if ord(c) >= 0x370)
+    assert features.body_chars_from_u0370.__wrapped__(SimpleNamespace(body=body)) == expected
+    assert expected == frozenset("".join(re.findall("[^\\x00-\\u036f]+", body)))
