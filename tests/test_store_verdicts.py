@@ -187,3 +187,18 @@ def test_a_checkpoint_copies_the_log_and_never_waits_for_a_reader(tmp_path: Path
     again = sqlite3.connect(tmp_path / "data" / "mailsphere.db")
     assert again.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 4
     again.close()
+
+
+def test_a_failing_checkpoint_does_not_fail_the_recording(tmp_path: Path):
+    """The checkpoint is a head start for the last close: an error in it (here: its
+    connection is already closed) is not the recording's error, and what was committed
+    stays."""
+    store = Store(tmp_path / "data")
+    run = store.start_run(["x"], "pack", {})
+    store.finish_run(run, "complete", {})
+    store.db.close()
+    store.checkpoint()
+    store.checkpoint(last=True)
+    again = sqlite3.connect(tmp_path / "data" / "mailsphere.db")
+    assert again.execute("SELECT status FROM runs").fetchone()[0] == "complete"
+    again.close()
