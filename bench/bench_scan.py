@@ -3,7 +3,7 @@
     python3 bench/bench_scan.py [PATH ...] [--workers 1 2] [--repeat N] [--skip STAGE ...]
 
 Defaults to ../shared/corpus/{ham,spam,phish}. Each run is the real CLI (`--json`
-to a file) in a fresh data directory. Reported per run:
+to a file) in a fresh data directory (all of them deleted after the last run). Reported per run:
 
 - `total_s`, `msgs_per_s_total`: from launching the command to its exit, start-up
   (interpreter, imports, rule pack, YARA, model) included;
@@ -44,37 +44,37 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 
-def run(paths: list[str], workers: int, skip: list[str]) -> dict:
-    with tempfile.TemporaryDirectory() as data:
-        store = Path(data) / "store"
-        args = [sys.executable, "-m", "mailsphere_cli", "scan", *paths, "--offline", "--json",
-                "-j", str(workers), "--data-dir", str(store)]
-        for stage in skip:
-            args += ["--skip", stage]
-        out_path = Path(data) / "verdicts.jsonl"
-        load_before = os.getloadavg()[0]
-        began = time.perf_counter()
-        # Verdicts go to a file: a pipe read every 50 ms would throttle the scan itself.
-        # Nothing polls the scan while it runs (walking /proc for its processes' memory
-        # every 50 ms took 3-4 % of a core from it): the scan records the peak memory the
-        # kernel counted, its own and its largest worker's, with the run.
-        with open(out_path, "wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
-            proc.wait()
-        total = time.perf_counter() - began
-        load_after = os.getloadavg()[0]
-        if proc.returncode != 0:
-            raise SystemExit(f"scan exited with {proc.returncode}: {' '.join(args)}")
-        actions: dict[str, int] = {}
-        count = 0
-        with open(out_path, "rb") as verdicts:
-            for line in verdicts:
-                record = json.loads(line)
-                actions[record["action"]] = actions.get(record["action"], 0) + 1
-                count += 1
-        db = sqlite3.connect(store / "mailsphere.db")
-        counts = json.loads(db.execute("SELECT counts FROM runs ORDER BY id DESC").fetchone()[0])
-        db.close()
+def run(paths: list[str], workers: int, skip: list[str], data: str) -> dict:
+    """One scan with its data directory in the (new, empty) folder `data`."""
+    store = Path(data) / "store"
+    args = [sys.executable, "-m", "mailsphere_cli", "scan", *paths, "--offline", "--json",
+            "-j", str(workers), "--data-dir", str(store)]
+    for stage in skip:
+        args += ["--skip", stage]
+    out_path = Path(data) / "verdicts.jsonl"
+    load_before = os.getloadavg()[0]
+    began = time.perf_counter()
+    # Verdicts go to a file: a pipe read every 50 ms would throttle the scan itself.
+    # Nothing polls the scan while it runs (walking /proc for its processes' memory
+    # every 50 ms took 3-4 % of a core from it): the scan records the peak memory the
+    # kernel counted, its own and its largest worker's, with the run.
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
+        proc.wait()
+    total = time.perf_counter() - began
+    load_after = os.getloadavg()[0]
+    if proc.returncode != 0:
+        raise SystemExit(f"scan exited with {proc.returncode}: {' '.join(args)}")
+    actions: dict[str, int] = {}
+    count = 0
+    with open(out_path, "rb") as verdicts:
+        for line in verdicts:
+            record = json.loads(line)
+            actions[record["action"]] = actions.get(record["action"], 0) + 1
+            count += 1
+    db = sqlite3.connect(store / "mailsphere.db")
+    counts = json.loads(db.execute("SELECT counts FROM runs ORDER BY id DESC").fetchone()[0])
+    db.close()
     steady = counts["elapsed_s"] - counts["startup_s"]
     scanned = max(counts["scanned"], 1)
     cpu = counts.get("cpu_s", {})
@@ -121,11 +121,19 @@ def main() -> None:
         compileall.compile_dir(str(ROOT / "mailsphere_cli"), quiet=1)
     paths = args.paths or [str(CORPUS / name) for name in ("ham", "spam", "phish")]
     results: dict[int, list[dict]] = {w: [] for w in args.workers}
-    for _ in range(args.repeat):
-        for workers in args.workers:
-            result = run(paths, workers, args.skip)
-            results[workers].append(result)
-            print(json.dumps(result), flush=True)
+    # Every run's data directory is kept until the last run is over. Deleting one (its
+    # ~900 quarantine files) just before the next run made that run's file creation several
+    # times dearer: for about 30 s ext4 skips the inodes it freed when it looks for a free
+    # one (`recently_deleted`), 0.8-1.3 ms of kernel CPU a file against 0.03 (bench/README.md).
+    # A scan does not follow the deletion of its own quarantine in real use.
+    with tempfile.TemporaryDirectory(prefix="bench_scan-") as base:
+        for index in range(args.repeat):
+            for workers in args.workers:
+                data = Path(base) / f"run-{index}-{workers}"
+                data.mkdir()
+                result = run(paths, workers, args.skip, str(data))
+                results[workers].append(result)
+                print(json.dumps(result), flush=True)
     if args.repeat > 1:
         for workers in args.workers:
             print(json.dumps(medians(results[workers])), flush=True)
