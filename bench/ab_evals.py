@@ -57,7 +57,8 @@ def paired_arguments(description: str, unit: str, size_flag: str) -> argparse.Na
     parser.add_argument("base", help="the other tree (a checkout with mailsphere_cli/)")
     parser.add_argument("dirs", nargs="*", default=[str(CORPUS / d) for d in ("ham", "spam", "phish")])
     parser.add_argument("--limit", type=int, default=0, help=f"{unit} per folder (0 = all)")
-    parser.add_argument(size_flag, type=int, default=16, help=f"{unit} per chunk")
+    # 32: mailsphere_cli.workers.BATCH (not imported here: two trees are in play)
+    parser.add_argument(size_flag, type=int, default=32, help=f"{unit} per chunk")
     return parser.parse_args()
 
 

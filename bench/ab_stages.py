@@ -1,6 +1,6 @@
 """Every pipeline stage of two code trees, paired chunk by chunk in one process.
 
-    python3 bench/ab_stages.py BASE_TREE [--limit N] [--batch 16] [DIR ...]
+    python3 bench/ab_stages.py BASE_TREE [--limit N] [--batch 32] [DIR ...]
 
 `bench_stages.py` run twice a minute apart on the shared machine differs by more
 than a change to one stage. Here both trees run in one process, as `ab_evals.py`

@@ -16,7 +16,7 @@ machine's load, `uptime`, next to the numbers):
 - "stage": the sum of those four, what the rule stage costs a message;
 - "decisions": the decisions stage, after the stage.
 
-Messages go in chunks of `--batch` (16, as a scan's workers take them): every
+Messages go in chunks of `--batch` (workers.BATCH, 32, as a scan's workers take them): every
 message of the chunk through perimeter, attachments and lists, then the views of
 every message, then the pattern pass of every message (the stage's PREPARE,
 which workers.scan_batch runs over the whole chunk first), then evals, metas
@@ -40,7 +40,7 @@ from corpus import add_corpus_args, corpus_messages  # also puts the repository 
 from mailsphere_cli.config import Config  # noqa: E402
 from mailsphere_cli.context import Context  # noqa: E402
 from mailsphere_cli.message import ParsedMessage  # noqa: E402
-from mailsphere_cli.workers import Settings, build_pipeline  # noqa: E402
+from mailsphere_cli.workers import BATCH, Settings, build_pipeline  # noqa: E402
 
 
 def main() -> int:
@@ -48,7 +48,7 @@ def main() -> int:
     add_corpus_args(parser)
     parser.add_argument("--wall", action="store_true",
                         help="also report the stage's wall-clock time in full pipeline runs")
-    parser.add_argument("--batch", type=int, default=16,
+    parser.add_argument("--batch", type=int, default=BATCH,
                         help="messages per chunk, as the workers run them (1: one at a time)")
     parser.add_argument("--rules", action="append", default=[],
                         help="rule directory instead of the shipped rules (repeatable)")

@@ -65,9 +65,12 @@ def test_forked_workers_keep_the_pipeline_out_of_the_collector(tmp_path):
 def test_the_last_messages_go_out_in_smaller_chunks(tmp_path, monkeypatch):
     """Once the source's end is in sight, chunks shrink (tail_chunk), so the workers finish
     together; every message still comes back once."""
-    messages = [_raw(i, make_message(f"Note {i}", f"text {i}")) for i in range(150)]
     pool = Workers(Settings(config=load_config(None), rules_dirs=(MINIPACK,), offline=True,
                             skip=("classifier",), data_dir=str(tmp_path)), workers=2)
+    # more than the pool reads ahead (3 chunks a worker) plus a chunk: the first chunks
+    # go out before the end is in sight
+    total = 8 * pool.chunk + 22
+    messages = [_raw(i, make_message(f"Note {i}", f"text {i}")) for i in range(total)]
     sizes: list[int] = []
     try:
         pool.start()
@@ -82,11 +85,11 @@ def test_the_last_messages_go_out_in_smaller_chunks(tmp_path, monkeypatch):
     finally:
         pool.close()
     assert sorted(raw.origin for raw, _ in results) == sorted(m.origin for m in messages)
-    assert sum(sizes) == 150
+    assert sum(sizes) == total
     assert sizes[0] == pool.chunk  # far from the end: whole chunks
     assert sizes == sorted(sizes, reverse=True) and sizes[-1] <= workers_module.TAIL_CHUNK
-    assert len(sizes) > 150 // pool.chunk + 2
-    left = 150
+    assert len(sizes) > total // pool.chunk + 2
+    left = total
     for size in sizes:  # each as tail_chunk gives it once the end was seen
         assert size == min(left, workers_module.tail_chunk(left, pool.chunk, 2)) \
             or left > 6 * pool.chunk
