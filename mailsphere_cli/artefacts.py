@@ -179,6 +179,33 @@ def write(kind: str, key: str, payload: bytes, keep: int = KEEP) -> None:
         pass
 
 
+def load_table(kind: str, module: Any) -> tuple[str, dict]:
+    """The entry key of a start-up table kept by `module` (regex_cache, code_cache: keyed by
+    the module's own source) and the table stored under it ({} when there is none or it
+    does not unpickle to a dict)."""
+    key = key_of(kind, source_of(module))
+    payload = read(kind, key)
+    if payload is not None:
+        try:
+            table = pickle.loads(payload)
+        except Exception:  # noqa: BLE001 - a damaged entry: start with an empty table
+            table = None
+        if isinstance(table, dict):
+            return key, table
+    return key, {}
+
+
+def save_table(kind: str, key: str, table: dict, used: set, keep: int = 4) -> None:
+    """Store the entries of `table` that this start used (so a table keeps the size of
+    one start, however many starts it has served)."""
+    try:
+        payload = pickle.dumps({name: table[name] for name in used},
+                               protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - never expected (plain data); just not cached
+        return
+    write(kind, key, payload, keep=keep)
+
+
 def cached(kind: str, parts: Iterable[bytes | str], build: Callable[[], T],
            check: Callable[[Any], bool] = lambda value: True) -> T:
     """`build()`'s result, from the cache when an entry for exactly these inputs is there

@@ -18,7 +18,6 @@ it is.
 """
 from __future__ import annotations
 
-import pickle
 import sys
 import threading
 import types
@@ -59,15 +58,8 @@ def install() -> bool:
 
     if artefacts.cache_dir() is None:
         return False
-    _key = artefacts.key_of(_KIND, artefacts.source_of(sys.modules[__name__]))
-    payload = artefacts.read(_KIND, _key)
-    if payload is not None:
-        try:
-            table = pickle.loads(payload)
-        except Exception:  # noqa: BLE001 - a damaged entry: start with an empty table
-            table = None
-        if isinstance(table, dict):
-            _table.update(table)
+    _key, stored = artefacts.load_table(_KIND, sys.modules[__name__])
+    _table.update(stored)
     _loaded = len(_table)
     debug = _compiler.SRE_FLAG_DEBUG
 
@@ -134,10 +126,5 @@ def save() -> None:
     if _added <= (_NEW_EVERY_TIME if _loaded else 0) or _key is None:
         return
     from mailsphere_cli import artefacts
-    try:
-        payload = pickle.dumps({key: _table[key] for key in _used},
-                               protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # noqa: BLE001 - never expected (plain data); just not cached
-        return
-    artefacts.write(_KIND, _key, payload, keep=4)
+    artefacts.save_table(_KIND, _key, _table, _used)
     _added = 0

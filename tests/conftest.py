@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,42 @@ from mailsphere_cli.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_mail"
 CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def run_with_cache(script: str, mode: str, cache: Path) -> dict:
+    """`script` in a new interpreter with the artefact cache at `cache` and `mode` as its
+    argument; what it printed, as JSON (the regex and code cache tests)."""
+    env = dict(os.environ, MAILSPHERE_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    env.pop("MAILSPHERE_NO_CACHE", None)
+    done = subprocess.run([sys.executable, "-c", script, mode], env=env, cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def hooked_runs(script: str, cache: Path, kind: str) -> tuple[dict, dict]:
+    """A start-up cache's two first runs of `script` (the first compiles and stores, the
+    second is served from the table), each checked against a run without the cache."""
+    plain = run_with_cache(script, "plain", cache)
+    first = run_with_cache(script, "hook", cache)
+    assert first["hooked"] and first["results"] == plain["results"] and first["served"] == 0
+    assert list(cache.glob(f"{kind}-*.bin"))
+    second = run_with_cache(script, "hook", cache)
+    assert second["results"] == plain["results"]
+    return first, second
+
+
+def run_after_damage(script: str, cache: Path, kind: str) -> None:
+    """A run of `script` after its cache entries were damaged (a byte flipped near the end
+    of each: the checksum no longer matches) gives what a run without the cache gives, and
+    nothing from the table."""
+    plain = run_with_cache(script, "plain", cache)
+    run_with_cache(script, "hook", cache)
+    for entry in cache.glob(f"{kind}-*.bin"):
+        data = bytearray(entry.read_bytes())
+        data[-20] ^= 0xFF
+        entry.write_bytes(bytes(data))
+    again = run_with_cache(script, "hook", cache)
+    assert again["results"] == plain["results"] and again["served"] == 0
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ runs in its own interpreter (the hooks change `dataclasses` and `collections` fo
 process)."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, hooked_runs, run_after_damage, run_with_cache
 
 # Classes of many shapes (defaults, factories, frozen, order, slots, keyword-only, InitVar,
 # __post_init__, a ClassVar, unhashable, namedtuple with defaults and renamed fields); each
@@ -90,34 +89,17 @@ print(json.dumps({"hooked": hooked, "results": out, "served": served}))
 
 
 def _run(mode: str, cache: Path) -> dict:
-    env = dict(os.environ, MAILSPHERE_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
-    env.pop("MAILSPHERE_NO_CACHE", None)
-    done = subprocess.run([sys.executable, "-c", SCRIPT, mode], env=env, cwd=ROOT,
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)
+    return run_with_cache(SCRIPT, mode, cache)
 
 
 def test_generated_methods_from_the_cache_behave_as_compiled_ones(tmp_path: Path):
     cache = tmp_path / "cache"
-    plain = _run("plain", cache)
-    first = _run("hook", cache)  # compiles and stores
-    assert first["hooked"] and first["results"] == plain["results"] and first["served"] == 0
-    assert list(cache.glob("code-*.bin"))
-    second = _run("hook", cache)  # served from the table
-    assert second["results"] == plain["results"]
+    first, second = hooked_runs(SCRIPT, cache, "code")
     assert second["served"] >= 15  # the methods of the five classes and the namedtuple's __new__
 
 
 def test_a_damaged_entry_is_ignored(tmp_path: Path):
-    cache = tmp_path / "cache"
-    plain = _run("plain", cache)
-    _run("hook", cache)
-    for entry in cache.glob("code-*.bin"):
-        data = bytearray(entry.read_bytes())
-        data[-20] ^= 0xFF
-        entry.write_bytes(bytes(data))
-    again = _run("hook", cache)
-    assert again["results"] == plain["results"] and again["served"] == 0
+    run_after_damage(SCRIPT, tmp_path / "cache", "code")
 
 
 def test_an_entry_of_another_shape_is_compiled_anew(tmp_path: Path):

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, hooked_runs, run_after_damage, run_with_cache
 
 # Patterns of many shapes (groups, names, flags, look-around, bytes, classes, Unicode);
 # each is compiled, then asked about every sample.
@@ -47,35 +47,18 @@ print(json.dumps({"hooked": hooked, "results": out, "served": served,
 
 
 def _run(mode: str, cache: Path) -> dict:
-    env = dict(os.environ, MAILSPHERE_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
-    env.pop("MAILSPHERE_NO_CACHE", None)
-    done = subprocess.run([sys.executable, "-c", SCRIPT, mode], env=env, cwd=ROOT,
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)
+    return run_with_cache(SCRIPT, mode, cache)
 
 
 def test_patterns_from_the_cache_are_the_patterns_re_makes(tmp_path: Path):
     cache = tmp_path / "cache"
-    plain = _run("plain", cache)
-    first = _run("hook", cache)  # compiles and stores
-    assert first["hooked"] and first["results"] == plain["results"] and first["served"] == 0
-    assert list(cache.glob("regex-*.bin"))
-    second = _run("hook", cache)  # served from the table
-    assert second["results"] == plain["results"]
+    first, second = hooked_runs(SCRIPT, cache, "regex")
     assert second["served"] >= 10  # the ten patterns above at least came ready-made
     assert not first["late_kept"] and not second["late_kept"]
 
 
 def test_a_damaged_entry_is_ignored(tmp_path: Path):
-    cache = tmp_path / "cache"
-    plain = _run("plain", cache)
-    _run("hook", cache)
-    for entry in cache.glob("regex-*.bin"):
-        data = bytearray(entry.read_bytes())
-        data[-20] ^= 0xFF
-        entry.write_bytes(bytes(data))
-    again = _run("hook", cache)
-    assert again["results"] == plain["results"] and again["served"] == 0
+    run_after_damage(SCRIPT, tmp_path / "cache", "regex")
 
 
 def test_without_a_cache_re_is_left_alone(tmp_path: Path):
