@@ -439,10 +439,12 @@ def _content_type_facts(value: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=None)
-def _imported(name: str):
-    """The module `name`, imported on its first use (html imports this module, and a scan
-    that needs neither HTML nor links never loads them). An import statement in a
-    method costs ~3 us every time it runs, module loaded or not; this lookup ~0.2 us."""
+def imported(name: str):
+    """The module `name`, imported on its first use, for code on a per-message path that
+    must not import it at load time (html imports this module; a scan that needs neither
+    HTML nor links never loads them; the classifier's tokens and the URL checks use it
+    too). An import statement in a function costs ~3 us every time it runs, module
+    loaded or not; this lookup ~0.2 us."""
     return importlib.import_module(name)
 
 
@@ -716,7 +718,7 @@ class ParsedMessage:
 
     @cached_property
     def html_doc(self):
-        return _imported("mailsphere_cli.html").HtmlDocument(self.html)
+        return imported("mailsphere_cli.html").HtmlDocument(self.html)
 
     @cached_property
     def html_text(self) -> str:
@@ -732,7 +734,7 @@ class ParsedMessage:
 
     @cached_property
     def urls(self) -> list[str]:
-        extract_urls = _imported("mailsphere_cli.urls").extract_urls
+        extract_urls = imported("mailsphere_cli.urls").extract_urls
         found = extract_urls(self.text)
         if self.html:
             found.extend(self.html_doc.urls)

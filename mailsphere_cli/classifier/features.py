@@ -16,11 +16,12 @@ Every token carries a short prefix saying where it came from ("s:" subject,
 """
 from __future__ import annotations
 
-import importlib
 import re
 from functools import lru_cache
 from operator import add as _concat
 from typing import TYPE_CHECKING
+
+from mailsphere_cli.message import imported  # modules needed only by some tokens
 
 if TYPE_CHECKING:
     from mailsphere_cli.message import ParsedMessage
@@ -48,14 +49,6 @@ _TELLING_TAGS = frozenset({"form", "input", "script", "iframe", "object", "embed
 # cases (re.I would also take "ſ" for "s" and "K" for "k").
 _TELLING_TAG = re.compile(r"<\s*(" + "|".join(
     "".join(f"[{c.upper()}{c}]" for c in tag) for tag in sorted(_TELLING_TAGS)) + r")\b")
-
-
-@lru_cache(maxsize=None)
-def _imported(name: str):
-    """The module `name`, imported on its first use (none of them is needed to load the
-    model). An import statement in a function costs ~3 us every time it runs, module
-    loaded or not; this lookup ~0.2 us."""
-    return importlib.import_module(name)
 
 
 @lru_cache(maxsize=8192)
@@ -397,7 +390,7 @@ def _url_facts(url: str) -> None | str | tuple[str, tuple[str, ...], bool]:
 
     Remembered per worker: the same links (a sender's site, a list's footer)
     come back message after message. The recipient's words are hidden later."""
-    urls = _imported("mailsphere_cli.urls")
+    urls = imported("mailsphere_cli.urls")
     plain = _PLAIN_LINK.match(url) if url.isascii() else None
     host = (plain.group(1) if plain else urls.url_host(url) or "").lower().rstrip(".")
     if not host:
@@ -418,7 +411,7 @@ def _url_facts(url: str) -> None | str | tuple[str, tuple[str, ...], bool]:
 @lru_cache(maxsize=1024)
 def _links_in_footer(footer: str) -> frozenset[str]:
     """Remembered per worker: a list adds the same footer to every message it forwards."""
-    return frozenset(_imported("mailsphere_cli.urls").extract_urls(footer))
+    return frozenset(imported("mailsphere_cli.urls").extract_urls(footer))
 
 
 def _url_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
@@ -470,7 +463,7 @@ def _html_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
 
 
 def _structure_tokens(msg: "ParsedMessage", reading: _Reading) -> list[str]:
-    filetype = _imported("mailsphere_cli.attachments.filetype")
+    filetype = imported("mailsphere_cli.attachments.filetype")
     top = (msg.header("Content-Type") or "text/plain").split(";", 1)[0].strip().lower()
     tokens = [f"m:{top[:40]}"]
     for part in msg.parts[:MAX_PARTS]:

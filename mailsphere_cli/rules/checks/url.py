@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mailsphere_cli import artefacts
+from mailsphere_cli.message import imported
 from mailsphere_cli.rules.checks import check, per_message
 from mailsphere_cli.rules.checks.features import MAX_URLS, hosts, links, own_domains, path_query
 from mailsphere_cli.urls import is_ip, normalise_url, url_host, url_host_unicode
@@ -93,8 +94,7 @@ def reg_domain(host: str) -> str:
 
 
 def _org_domain(host: str) -> str:
-    from mailsphere_cli.perimeter.dmarc import org_domain
-    return org_domain(host)
+    return imported("mailsphere_cli.perimeter.dmarc").org_domain(host)
 
 
 @lru_cache(maxsize=1)
