@@ -7,22 +7,25 @@ a scan; then the rule stage runs in its parts, each timed in CPU time of this
 thread (less disturbed by other load than the wall clock; still note the
 machine's load, `uptime`, next to the numbers):
 
-- "views": the message views the stage reads first, built here: the texts of
-  the pattern targets (body, rawbody, uri, html...), the rendered HTML and its
-  links; not the ones no rule reads (the header block, unless a rule targets
-  ALL; the raw text, unless a rule is of kind full);
-- "patterns": the regex rules (rules/matcher.py), hits added to the context;
+- "views": the stage's first PREPARE step (rules/engine.py), as a worker runs it:
+  the message views the pattern targets are made of (body, text, html, urls),
+  rendered HTML included; views only some checks read (anchors, the header block)
+  are built where a check or target first asks, and counted there;
+- "patterns": the stage's second PREPARE step, the regex rules (rules/matcher.py);
+  its hits are added to the context as the stage's `run` adds them;
 - "evals", "metas": the eval and meta rules, hits added;
 - "stage": the sum of those four, what the rule stage costs a message;
 - "decisions": the decisions stage, after the stage.
 
 Messages go in chunks of `--batch` (workers.BATCH, 32, as a scan's workers take them): every
 message of the chunk through perimeter, attachments and lists, then the views of
-every message, then the pattern pass of every message (the stage's PREPARE,
-which workers.scan_batch runs over the whole chunk first), then evals, metas
+every message, then the pattern pass of every message (workers.scan_batch runs
+the stage's PREPARE steps over the whole chunk first), then evals, metas
 and decisions message by message. `--batch 1` times one message through every part
 before the next (the order before the pattern pass ran ahead).
 
+The garbage collector is set as in a scan's worker: the pipeline's objects frozen
+out of its care and the worker's thresholds (workers.py).
 The pattern matcher's caches (header values, the RE2 automata) start empty, as
 in a worker at the start of a scan. `--wall` then also runs every message
 through the whole pipeline (a second pipeline) and reports the rule stage's
@@ -32,6 +35,7 @@ then, and the wall clock counts waiting for the CPU on a loaded machine.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import time
 
@@ -40,7 +44,7 @@ from corpus import add_corpus_args, corpus_messages  # also puts the repository 
 from mailsphere_cli.config import Config  # noqa: E402
 from mailsphere_cli.context import Context  # noqa: E402
 from mailsphere_cli.message import ParsedMessage  # noqa: E402
-from mailsphere_cli.workers import BATCH, Settings, build_pipeline  # noqa: E402
+from mailsphere_cli.workers import _WORKER_GC_THRESHOLD, BATCH, Settings, build_pipeline  # noqa: E402
 
 
 def main() -> int:
@@ -59,14 +63,18 @@ def main() -> int:
     pipeline = build_pipeline(Settings(config=Config(), offline=True, skip=("classifier",),
                                         rules_dirs=tuple(args.rules)))
     compiled = pipeline.services["rules"]
+    gc.collect()
+    gc.freeze()  # as the scan does before it forks its workers
+    gc.set_threshold(*_WORKER_GC_THRESHOLD)
     from mailsphere_cli import decide, lists
     from mailsphere_cli.attachments import stage as attachments
     from mailsphere_cli.perimeter import stage as perimeter
+    from mailsphere_cli.rules.engine import PREPARE
+    prepare_views, prepare_patterns = PREPARE
     wall_ms: list[float] = []
     stage_ms: list[float] = []
     parts: dict[str, list[float]] = {"views": [], "patterns": [], "evals": [], "metas": [],
                                      "decisions": []}
-    texts = [t for t in compiled.patterns.targets if t.kind != "header" or not t.header]
     clock = time.thread_time
     for start in range(0, len(raws), max(1, args.batch)):
         chunk = []
@@ -83,14 +91,14 @@ def main() -> int:
         spent = []
         for msg, ctx in chunk:
             t0 = clock()
-            for target in texts:
-                compiled.patterns.text_for(msg, target.kind, target.target)
-            msg.html_text, msg.html_doc.anchors, msg.urls
+            prepare_views(msg, ctx)
             spent.append([clock() - t0])
         for (msg, ctx), times in zip(chunk, spent):
             t1 = clock()
-            for hit in compiled.match_patterns(msg):
+            prepare_patterns(msg, ctx)
+            for hit in ctx.pattern_hits:
                 ctx.add(hit)
+            ctx.pattern_hits = None
             times.append(clock() - t1)
         for (msg, ctx), times in zip(chunk, spent):
             t2 = clock()
