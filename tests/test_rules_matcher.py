@@ -117,7 +117,7 @@ def test_a_header_whose_values_do_not_repeat_stops_remembering(pack):
         matcher.match(ParsedMessage(data))
     assert matcher.headers["in-reply-to"].remembering is False
     assert matcher.headers["x-mailer"].remembering is True
-    assert matcher.headers["x-mailer"].memo.cache_info().hits > _MEMO_TRIAL / 2
+    assert matcher.headers["x-mailer"].found > _MEMO_TRIAL / 2
     fresh = PatternMatcher(pack.rules.values())
     for data in raws[-40:] + raws[:3]:
         got = matcher.match(ParsedMessage(data))

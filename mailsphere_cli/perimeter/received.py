@@ -333,7 +333,11 @@ _AUTH_HINTS = ("auth", "tpa", "tpsa", "tpsra")
 
 def parse_received(value: str) -> Relay:
     """One Received header value (unfolded) -> a Relay. Never raises."""
-    text = " ".join(str(value)[:MAX_HEADER_CHARS].split())
+    return _relay_of_text(" ".join(str(value)[:MAX_HEADER_CHARS].split()))
+
+
+def _relay_of_text(text: str) -> Relay:
+    """`parse_received` of a value already cut and whitespace-normalised."""
     relay = _from_template(text)
     return relay if relay is not None else _parse_text(text)
 
@@ -451,8 +455,15 @@ def _is_local_note(text: str) -> bool:
 
 def relay_chain(msg: object) -> list[Relay]:
     """Every Received header of the message, top (newest) first."""
-    values = _received_values(msg)
-    return [parse_received(v) for v in values[:MAX_RECEIVED]]
+    values = _received_values(msg)[:MAX_RECEIVED]
+    decoded = getattr(msg, "decoded_values", None)
+    if not values or not callable(decoded) or not callable(getattr(msg, "raw_header_values", None)):
+        return [parse_received(v) for v in values]
+    # A ParsedMessage: its decoded values (which the pattern pass reads too) are these
+    # texts already where decoding only collapses blanks (ASCII, no encoded word).
+    return [_relay_of_text(text) if len(value) <= MAX_HEADER_CHARS and value.isascii()
+            and "=?" not in value else parse_received(value)
+            for value, text in zip(values, decoded("Received"))]
 
 
 def _received_values(msg: object) -> list[str] | tuple[str, ...]:
