@@ -448,6 +448,9 @@ def imported(name: str):
     return importlib.import_module(name)
 
 
+_UNSET = object()  # no value kept yet (None is a value: the header is absent)
+
+
 class cached_property:  # noqa: N801 - used like functools.cached_property
     """functools.cached_property without its lock (Python 3.11 takes an RLock on every
     first access; 3.12 dropped it): a message is only ever read by one thread."""
@@ -529,12 +532,11 @@ class ParsedMessage:
         """The first value of a header, decoded (once per message and name: the
         stages and checks ask for Date, From, Subject, Message-ID many times)."""
         key = name.lower()
-        try:
-            return self._decoded[key]
-        except KeyError:
+        value = self._decoded.get(key, _UNSET)  # not try/except: a first read would raise
+        if value is _UNSET:
             values = self._index.get(key)
             value = self._decoded[key] = decode_header_value(values[0]) if values else None
-            return value
+        return value
 
     def decoded_values(self, name: str) -> list[str]:
         """Every value of a header, decoded, once per message and name (the message's own
@@ -797,11 +799,19 @@ def _common_date(value: str) -> datetime | None:
     month = _MONTHS.get(month_name.lower())
     if month is None:
         return None
-    offset = int(zone_h) * 3600 + int(zone_m) * 60
-    if offset == 0 and sign == "-":  # "-0000": a UTC time whose zone is unknown
-        return datetime(int(year), month, int(day), int(hour), int(minute), int(second))
     return datetime(int(year), month, int(day), int(hour), int(minute), int(second),
-                    tzinfo=timezone(timedelta(seconds=-offset if sign == "-" else offset)))
+                    tzinfo=_date_zone(sign, zone_h, zone_m))
+
+
+@lru_cache(maxsize=256)
+def _date_zone(sign: str, zone_h: str, zone_m: str) -> timezone | None:
+    """The fixed-offset zone of "+hhmm" / "-hhmm" (one object per zone text, not two new
+    ones per message); None for "-0000", a UTC time whose zone is unknown (a naive
+    datetime). Raises ValueError for an offset of a day or more, as timezone() does."""
+    offset = int(zone_h) * 3600 + int(zone_m) * 60
+    if offset == 0 and sign == "-":
+        return None
+    return timezone(timedelta(seconds=-offset if sign == "-" else offset))
 
 
 _ANGLE = re.compile(r"<([^<>\s]*@[^<>\s]*)>")

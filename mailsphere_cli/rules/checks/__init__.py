@@ -67,6 +67,9 @@ def check(name: str, *, network: bool = False, needs: str = "",
     return register
 
 
+_UNSET = object()  # per_message: nothing kept yet
+
+
 def per_message(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Cache `fn(msg)` on the message being scanned, so the checks that share a
     derived view (the links with their hosts, the top Content-Type) compute it once.
@@ -86,11 +89,10 @@ def per_message(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
             store = msg.__dict__
         except AttributeError:
             return fn(msg)
-        try:
-            return store[key]
-        except KeyError:
+        value = store.get(key, _UNSET)  # not try/except KeyError: raising costs ~0.5 us
+        if value is _UNSET:
             value = store[key] = fn(msg)
-            return value
+        return value
 
     return cached
 

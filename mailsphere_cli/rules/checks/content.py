@@ -208,8 +208,23 @@ _TEXT_KINDS = ("empty", "caps_words", "spaced_letters", "long", "ends_with_id")
 @lru_cache(maxsize=4096)
 def _subject_text_kinds(subject: str) -> dict[str, str]:
     """The answers of the kinds that read the subject's text and nothing else, kept per
-    subject (campaigns and threads repeat theirs). Read-only."""
-    return {kind: _subject_kind(None, subject, kind) for kind in _TEXT_KINDS}
+    subject (campaigns and threads repeat theirs). Read-only. Two cheap searches
+    rule out most subjects before the costly patterns: every upper-case word of an
+    ASCII subject holds three capitals in a row, every _ENDS_WITH_ID match three digits."""
+    ascii_text = subject.isascii()
+    return {
+        "empty": "no subject" if not subject.strip() else "",
+        "caps_words": "" if ascii_text and _CAPS_RUN.search(subject) is None
+        else _subject_kind(None, subject, "caps_words"),
+        "spaced_letters": subject if _SPACED_LETTERS.search(subject) else "",
+        "long": f"{len(subject)}-character subject" if len(subject) > 120 else "",
+        "ends_with_id": "" if _DIGIT_RUN.search(subject) is None
+        else _subject_kind(None, subject, "ends_with_id"),
+    }
+
+
+_CAPS_RUN = re.compile("[A-Z]{3}")
+_DIGIT_RUN = re.compile(r"\d{3}")
 
 
 def _subject_kind(msg: Any, subject: str, kind: str) -> str:
@@ -229,9 +244,12 @@ def _subject_kind(msg: Any, subject: str, kind: str) -> str:
     if kind == "ends_with_id":
         return subject if _ENDS_WITH_ID.search(subject) and not _TRACKER_WORDS.search(subject) else ""
     if kind == "recipient_name":
+        lowered = ""
         for address in msg.to_addrs[:3]:
             local = address.partition("@")[0]
-            if len(local) >= 4 and local.lower() in subject.lower():
-                return f"subject carries the recipient's mailbox name {local}"
+            if len(local) >= 4:
+                lowered = lowered or subject.lower()
+                if local.lower() in lowered:
+                    return f"subject carries the recipient's mailbox name {local}"
         return ""
     raise ValueError(f"unknown subject_shape kind {kind!r}")

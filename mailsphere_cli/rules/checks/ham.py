@@ -21,6 +21,15 @@ _REF_HOST = re.compile(r"<[^<>\s@]+@([^<>\s]+)>")
 # each line boundary of str.splitlines followed by ">" (the last three are not ASCII)
 _BREAKS_QUOTED = tuple(f"{sep}>" for sep in "\n\r\x0b\x0c\x1c\x1d\x1e")
 _BREAKS_QUOTED_UNICODE = _BREAKS_QUOTED + tuple(f"{sep}>" for sep in "\x85\u2028\u2029")
+# the boundaries other than "\n": seldom in a text at all, so each is looked for first
+# (one character: a memchr) and its pairs with ">" counted only where it occurs
+_OTHER_BREAKS = tuple("\r\x0b\x0c\x1c\x1d\x1e")
+_OTHER_BREAKS_UNICODE = _OTHER_BREAKS + tuple("\x85\u2028\u2029")
+# _ATTRIBUTION for ASCII text lowercased (re.I's answer there, and faster), and the
+# words one of its branches must contain
+_ATTRIBUTION_LOWER = re.compile(r"(?m)^(?:on .{5,200}wrote:|.{3,120} wrote:|"
+                                r"-----original message-----|quoting )")
+_ATTRIBUTION_WORDS = ("wrote:", "-----original message-----", "quoting ")
 
 
 def _references(msg: Any) -> str:
@@ -65,11 +74,29 @@ def quoted_reply_text(msg: Any, ctx: Any, minimum: int = 3) -> str:
         return ""  # no line can start with ">"
     # lines starting with ">": the first line, and every ">" right after a line break
     # (str.splitlines' boundaries; "\r\n" is one, and its "\r" is followed by "\n")
-    quoted = text.startswith(">") + sum(map(text.count, _BREAKS_QUOTED if text.isascii()
-                                            else _BREAKS_QUOTED_UNICODE))
-    if quoted >= minimum and _ATTRIBUTION.search(text):
+    ascii_text = text.isascii()
+    quoted = text.startswith(">") + text.count("\n>")
+    for sep in _OTHER_BREAKS if ascii_text else _OTHER_BREAKS_UNICODE:
+        if sep in text:
+            quoted += text.count(sep + ">")
+    if quoted >= minimum and _attribution(text, ascii_text):
         return f"{quoted} quoted lines with an attribution"
     return ""
+
+
+def _attribution(text: str, ascii_text: bool) -> bool:
+    """_ATTRIBUTION.search(text) found something. ASCII text is lowercased once: with
+    none of the words a branch needs it cannot match (the search, which tries a
+    120-character stretch at every line start, is skipped), else the pattern without
+    re.I reads it (re.I lets some non-ASCII letters match ASCII ones: the K sign "k",
+    the long s "s", the dotless i "i", so other text keeps the pattern as written)."""
+    if not ascii_text:
+        return _ATTRIBUTION.search(text) is not None
+    lowered = text.lower()
+    for word in _ATTRIBUTION_WORDS:
+        if word in lowered:
+            return _ATTRIBUTION_LOWER.search(lowered) is not None
+    return False
 
 
 @check("thread_started_by_us")

@@ -169,11 +169,45 @@ def message_id_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[st
     if not value:
         return ["no Message-ID" if args["kind"] == "missing" else "" for args in args_list]
     kinds = kinds_of(args_list)
-    if kinds is None or not _MESSAGE_ID_KINDS.keys() >= set(kinds):
+    if kinds is None or not _known_id_kinds(kinds):
         inner = value.strip().strip("<>")
         return [_message_id_kind(value, inner, **args) for args in args_list]
-    facts = _MessageId(value)
-    return [_MESSAGE_ID_KINDS[kind](facts) for kind in kinds]
+    found = _every_message_id_kind(value)
+    return [found[kind] for kind in kinds]
+
+
+_id_kinds_seen: list[Any] = [None, 0, False]  # the last kinds list asked about, its length, the answer
+
+
+def _known_id_kinds(kinds: list[str]) -> bool:
+    """Every kind is one of _MESSAGE_ID_KINDS (remembered for the last list of kinds:
+    kinds_of hands the same list for every message of the same plan)."""
+    seen = _id_kinds_seen
+    if seen[0] is not kinds or seen[1] != len(kinds):
+        seen[:] = [kinds, len(kinds), all(kind in _MESSAGE_ID_KINDS for kind in kinds)]
+    return seen[2]
+
+
+def _every_message_id_kind(value: str) -> dict[str, str]:
+    """What each _MESSAGE_ID_KINDS judge answers for a present Message-ID `value`,
+    worked out together (tested against the judges)."""
+    inner = value.strip().strip("<>")
+    at = "@" in inner
+    domain = inner.rpartition("@")[2]
+    return {
+        "missing": "",
+        "no_angle": "" if value.startswith("<") and value.rstrip().endswith(">") else value,
+        "no_at": "" if at else value,
+        # a match starts at the last "@": the domain then begins with "[" or a digit
+        "domain_ip": value if at and domain[:1] in _IP_DOMAIN_FIRST and _IP_DOMAIN.search(inner)
+        else "",
+        "from_domain_lookalike": lookalike_of(domain.lower()) if "." in domain else "",
+        "no_dot_domain": value if at and "." not in domain else "",
+        "spaces": value if " " in inner else "",
+    }
+
+
+_IP_DOMAIN_FIRST = frozenset("[0123456789")
 
 
 def _message_id_kind(value: str, inner: str, kind: str) -> str:

@@ -144,31 +144,58 @@ def rcvd_check_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
 
 def _every_rcvd_kind(ctx: Any, relays: list[Any]) -> dict[str, str]:
     """What each rcvd_check kind answers (the _RCVD_KINDS table, tested against it),
-    from one walk over the trail: a kind's own function runs only for a trail
-    where the walk saw what it looks for."""
+    from one walk over the trail: the time order, parse failures and illegal
+    addresses are read in that walk (the first of each, as the kinds' own functions
+    find them), the handover hop's kinds once from the hop itself."""
     found = dict.fromkeys(_RCVD_KINDS, "")
     if not relays:
         found["none"] = _no_received(ctx, relays)
         return found
-    dated = unparseable = illegal = 0
+    newer = None  # the last dated hop seen: the next hop down is older
+    disorder = illegal = first_bad = None
+    unparseable = 0
     for relay in relays:
-        if relay.timestamp is not None:
-            dated += 1
+        stamp = relay.timestamp
+        if stamp is not None:
+            if newer is not None and disorder is None:
+                try:
+                    late = stamp - newer
+                except TypeError:
+                    late = None
+                if late is not None and late > CLOCK_SKEW:
+                    disorder = f"an earlier hop is dated {late} after a later one: {_header(relay)}"
+            newer = stamp
         if not relay.parse_ok:
             unparseable += 1
-        if relay.ip and _illegal(relay.ip):
-            illegal += 1
-    if dated >= 2:
-        found["time_disorder"] = _time_disorder(ctx, relays)
-    if unparseable:
-        found["unparseable"] = _unparseable(ctx, relays)
-    if illegal:
-        found["illegal_ip"] = _illegal_ip(ctx, relays)
-    if ctx.handover is not None:
-        found["private_handover"] = _private_handover(ctx, relays)
-        if any(relay.by for relay in relays[ctx.handover + 1:]):
-            found["forged_ours"] = _forged_ours(ctx, relays)
-        found["authenticated"] = _authenticated(ctx, relays)
+            if first_bad is None:
+                first_bad = relay
+        if illegal is None and relay.ip and _illegal(relay.ip):
+            illegal = relay
+    if disorder is not None:
+        found["time_disorder"] = disorder
+    if first_bad is not None:
+        found["unparseable"] = f"{unparseable} unparseable: {_header(first_bad)}"
+    if illegal is not None:
+        found["illegal_ip"] = f"{illegal.ip} cannot send mail: {_header(illegal)}"
+    handover = ctx.handover
+    if handover is not None:
+        hop = relays[handover]
+        if hop.authenticated:
+            found["authenticated"] = f"authenticated submission from {hop.ip}: {_header(hop)}"
+        elif is_private(hop.ip):
+            found["private_handover"] = f"outside client at private address {hop.ip}: {_header(hop)}"
+        below = relays[handover + 1:]
+        if below:
+            ours = None
+            for relay in below:
+                by = relay.by
+                if by:
+                    if ours is None:  # our side's names, read only for a hop below that names one
+                        ours = {r.by for r in relays[: handover + 1] if r.by}
+                    if by in ours:
+                        found["forged_ours"] = f"a hop before the handover claims our host {by}: " \
+                                               f"{_header(relay)}"
+                        break
     return found
 
 
