@@ -706,11 +706,13 @@ def _random_html(rng: random.Random) -> str:
     """A document of random elements, some of them form, input and font in any case,
     some tags the parser renames or moves (image, isindex, svg, math, select, table)."""
     tags = ["div", "p", "span", "FONT", "font", "Font", "form", "FORM", "input", "INPUT", "iNpUt",
-            "img", "image", "isindex", "keygen", "select", "table", "svg", "math", "a", "b"]
+            "img", "image", "IMAGE", "iMg", "isindex", "keygen", "select", "table", "svg", "math", "a", "b"]
     parts = []
     for _ in range(rng.randint(1, 25)):
         tag = rng.choice(tags)
-        attrs = rng.choice(["", ' style="color:#fff"', ' style="font-size:1px"', " size=1",
+        attrs = rng.choice(["", "", "", ' style="color:#fff"', ' STYLE="font-size:1px"', " size=1",
+                            ' src="http://x.example/a.png" width=1 height=1', " StYlE", ' alt=""',
+                            ' Style="visibility : hidden"',
                             ' color="white"', ' type="password"', ' name="card pin"',
                             ' action="https://x.example/p"', ' style="display:none"'])
         text = rng.choice(["", "hello there friend of mine, this is text", "x", "y" * 30])
@@ -721,31 +723,39 @@ def _random_html(rng: random.Random) -> str:
 
 
 def test_html_checks_skipping_absent_form_input_and_font_answer_as_with_the_queries():
-    """html_form, html_tiny_text and html_invisible_colour skip a CSS query when the
-    source has no start tag of the element asked for: on generated documents their
-    answers equal those with the queries always made, and the parser never makes a
-    form, input or font element the source has no start tag of."""
+    """The HTML checks skip a CSS query when the source has no start tag of the element
+    asked for (form, input, font, img) or no "style" at all: on generated documents their
+    answers equal those with the queries always made, and the parser never makes such an
+    element (or a style attribute) the source shows no sign of."""
     from mailsphere_cli.message import ParsedMessage
     from mailsphere_cli.rules.checks import html as html_checks
     from tests.rules_fixture import build
 
-    every_tag = frozenset({"form", "input", "font"})
+    every_tag = frozenset(name for name, _ in html_checks._TAG_NEEDLES)
     rng = random.Random(5)
     skipped = 0
     for index in range(1500):
         msg = ParsedMessage(build({"html": _random_html(rng)}))
         present = html_checks._tags_present(msg)
-        made = {node.tag for node in msg.html_doc.tree.css("form, input, font")}
+        tree = msg.html_doc.tree
+        made = {node.tag for node in tree.css("form, input, font, img")}
+        made |= {"style"} if tree.css("[style]") else set()
         assert made <= present, (made, present, msg.html_doc.source)
         skipped += present != every_tag
 
         def answers():
             return [html_checks.html_form(msg, None, kind)
                     for kind in ("password", "external_action", "sensitive_inputs")] + \
-                [html_checks.html_tiny_text(msg, None), html_checks.html_invisible_colour(msg, None)]
+                [html_checks.html_images(msg, None, kind)
+                 for kind in ("remote_only_little_text", "many", "no_alt_linked", "tracking_pixel")] + \
+                [html_checks.html_tiny_text(msg, None), html_checks.html_invisible_colour(msg, None),
+                 html_checks.html_hidden_text(msg, None)]
 
         gated = answers()
-        key = next(k for k in msg.__dict__ if k.endswith("._tags_present"))
+        for cached in [k for k in msg.__dict__ if k.endswith(("._tags_present", "._styled",
+                                                             "._styles_text", "._images"))]:
+            del msg.__dict__[cached]
+        key = "per_message:mailsphere_cli.rules.checks.html._tags_present"
         msg.__dict__[key] = every_tag  # as if every tag were there: every query made
         assert answers() == gated, msg.html_doc.source
     assert skipped > 300

@@ -4,14 +4,14 @@ The classifier stage runs after the rule stage and adds the hit of the band
 that holds the message's spam probability itself; this check is what the band
 rules name so that they are ordinary data (id, band, score) in
 `rules/classifier.toml`. Run before the classifier (in the rule stage) it never
-fires: there is no probability yet.
+fires: there is no probability yet, and the engine leaves it out (`requires`).
 """
 from __future__ import annotations
 
 from mailsphere_cli.rules.checks import batch, check
 
 
-@check("classifier_band")
+@check("classifier_band", requires="spam_probability")
 def classifier_band(msg, ctx, low: float, high: float) -> str | None:
     probability = getattr(ctx, "spam_probability", None)
     if probability is None:

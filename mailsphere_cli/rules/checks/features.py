@@ -32,6 +32,9 @@ INPUTS: dict[str, Any] = {
     "urls": lambda msg, ctx: bool(msg.urls),
     "handover": lambda msg, ctx: ctx.handover is not None and bool(ctx.relays),
     "attachments": lambda msg, ctx: bool(ctx.attachments),
+    # the classifier's probability: in the rule stage, which runs before the classifier,
+    # there is none yet, and the eight band rules had been called for every message
+    "spam_probability": lambda msg, ctx: getattr(ctx, "spam_probability", None) is not None,
 }
 
 

@@ -8,6 +8,7 @@ parser already puts on those lists.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -83,18 +84,69 @@ def reg_domain(host: str) -> str:
 
     A name of one or two labels is its own: the public suffix list makes the last
     label public or, with a rule for the whole name, the name itself, and in either
-    case org_domain answers the name (lowercased). Only longer names are looked up,
-    which cost 4-7 us each (publicsuffixlist tries every suffix, longest first)."""
+    case org_domain answers the name (lowercased). A longer ASCII name whose last two
+    labels end no rule of the list, under a top-level domain without a wildcard or
+    exception rule, has those two labels as its registrable domain (_suffix_tails);
+    only the others are looked up, which cost 4-7 us each (publicsuffixlist tries
+    every suffix, longest first, three rule shapes each)."""
     host = host.lower().strip(".[]")
     if not host or looks_ip(host):
         return host
     if host.count(".") < 2:
         return host
+    if host.isascii() and ".." not in host:
+        known = _suffix_tails()
+        if known is not None:
+            cut = host.rfind(".")
+            last_two = host[host.rfind(".", 0, cut) + 1:]
+            if last_two not in known[0] and host[cut + 1:] not in known[1]:
+                return last_two
     return _org_domain(host)
 
 
 def _org_domain(host: str) -> str:
     return imported("mailsphere_cli.perimeter.dmarc").org_domain(host)
+
+
+@lru_cache(maxsize=1)
+def _suffix_tails() -> tuple[frozenset[str], frozenset[str]] | None:
+    """(the last two labels of every rule of two labels or more in the public suffix list
+    org_domain reads, the names of one label with a wildcard or exception rule).
+
+    For a name of three labels or more, publicsuffixlist's longest-first walk can stop
+    above the last label only at a rule ending in the name's last two labels; when there
+    is none and its last label has no wildcard ("*.ck") or exception rule, the public
+    suffix is the last label (listed or, unknown, accepted as public) and the registrable
+    domain the last two. Read from the list's rule set (kept in the artefact cache: 6 ms
+    to build); None, and every name goes to the list, when this version of the package
+    keeps its rules elsewhere or accepts no unknown top-level domain."""
+    dmarc = imported("mailsphere_cli.perimeter.dmarc")
+    psl = dmarc._psl()
+    rules = getattr(psl, "_publicsuffix", None)
+    if not isinstance(rules, frozenset) or not rules or getattr(psl, "accept_unknown", None) is not True:
+        return None
+    try:
+        import publicsuffixlist
+        parts = artefacts.files_digest([publicsuffixlist.PSLFILE]) + \
+            artefacts.source_of(publicsuffixlist, sys.modules[__name__])
+    except (OSError, AttributeError):
+        return _build_suffix_tails(rules)
+    return artefacts.cached("psl-tails", parts, lambda: _build_suffix_tails(rules),
+                            check=lambda value: isinstance(value, tuple) and len(value) == 2)
+
+
+def _build_suffix_tails(rules: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+    tails = set()
+    odd = set()
+    for rule in rules:
+        name = rule[1:] if rule.startswith("!") else rule[2:] if rule.startswith("*.") else rule
+        cut = name.rfind(".")
+        if cut < 0:
+            if name != rule:
+                odd.add(name)
+            continue
+        tails.add(name[name.rfind(".", 0, cut) + 1:])
+    return frozenset(tails), frozenset(odd)
 
 
 @lru_cache(maxsize=1)
@@ -401,6 +453,7 @@ def load_reference_data() -> None:
     message (about 0.1 s of parsing that a per-message timing charged to one check)."""
     from mailsphere_cli.perimeter.dmarc import _psl
     _psl()
+    _suffix_tails()
     brands()
     _domain_owners()
     _brand_words()
