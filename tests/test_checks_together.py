@@ -68,3 +68,112 @@ def test_subject_kinds_kept_per_subject_answer_like_each_kind(subject):
 
     kept = content._subject_text_kinds.__wrapped__(subject)
     assert kept == {kind: content._subject_kind(None, subject, kind) for kind in content._TEXT_KINDS}
+
+
+def _trail(rng, base):
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    relays = []
+    for _ in range(rng.randrange(0, 5)):
+        stamp = None if rng.random() < 0.3 else base + timedelta(hours=rng.randrange(-400, 400) / 4)
+        if stamp is not None and rng.random() < 0.1:
+            stamp = stamp.replace(tzinfo=None)
+        relays.append(SimpleNamespace(timestamp=stamp))
+    handover = rng.choice([None, 0, 1, 2, 5, -1]) if relays else rng.choice([None, 0])
+    return SimpleNamespace(relays=relays or rng.choice([[], None]), handover=handover)
+
+
+def test_date_offset_batch_reads_the_clock_as_reference_clock_does():
+    """Trails with and without times, a handover out of range or absent, naive and aware
+    dates: the batch answers what each rule alone answers (which asks reference_clock)."""
+    import random
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from mailsphere_cli.rules.loader import load_rules
+
+    shipped = [dict(r.args) for r in load_rules().by_kind("eval") if r.function == "date_offset"]
+    rng = random.Random(21)
+    base = datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    fired = 0
+    for _ in range(3000):
+        ctx = _trail(rng, base)
+        date = rng.choice([None, base, base.replace(tzinfo=None)])
+        if date is not None:
+            date += timedelta(hours=rng.randrange(-2000, 2000) / 8)
+        msg = SimpleNamespace(date=date, header=lambda name: "Mon, 1 Jan 2024 00:00:00 +0000")
+        try:
+            alone = [history.date_offset(msg, ctx, **args) for args in shipped]
+        except IndexError:  # a handover past the trail: the rules alone fail, and so does the batch
+            continue
+        assert history.date_offset_batch(msg, ctx, shipped) == alone
+        fired += sum(map(bool, alone))
+    assert fired > 100
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["Mon, 1 Jan 2024 10:00:00 +0000", "1 Jan 2024 10:00:00 -0000",
+                        "Mon, 1 Jan 2024 10:00:00 +0530", "Mon, 1 Jan 2024 10:00:00 +0007",
+                        "Mon, 1 Jan 2024 10:00:00 +1500", "Mon, 1 Jan 2024 10:00:00 -1445",
+                        "Mon, 1 Jan 2024 10:00:00 GMT", "Mon, 1 Jan 2024 10:00:00 EST",
+                        "Mon, 1 Jan 2024 10:00:00", "garbage", "", "Mon, 1 Jan 2024 10:00 +0100"]))
+def test_date_shape_kinds_together_answer_like_each_kind(value):
+    from mailsphere_cli.message import ParsedMessage
+
+    msg = ParsedMessage(f"Date: {value}\r\nSubject: x\r\n\r\nbody\r\n".encode())
+    kinds = [{"kind": k} for k in ("unparseable", "no_zone", "odd_zone")]
+    alone = [history.date_shape(msg, None, **args) for args in kinds]
+    assert history.date_shape_batch(msg, None, kinds) == alone
+
+
+def test_count_and_header_batches_answer_like_each_rule_and_fall_back_on_bad_arguments():
+    import pytest
+
+    from mailsphere_cli.message import ParsedMessage
+    from mailsphere_cli.rules.checks import CHECKS
+
+    raws = [b"Subject: x\r\n\r\nbody\r\n",
+            b"Date: now\r\nTo: a@b.example\r\nReceived: from a by b; now\r\nReceived: x\r\n\r\nb\r\n",
+            b"Content-Type: multipart/mixed; boundary=z\r\n\r\n" + b"--z\r\n\r\npart\r\n" * 25 + b"--z--\r\n"]
+    from types import SimpleNamespace
+    cases = {"header_missing": [{"name": "Date"}, {"name": "To"}, {"name": "subject"}],
+             "mime_part_count": [{"minimum": 1}, {"minimum": 20}, {"minimum": 60}],
+             "received_count": [{"minimum": 1, "maximum": 1}, {"minimum": 2}, {}, {"maximum": 0}]}
+    for raw in raws:
+        msg = ParsedMessage(raw)
+        for ctx in (SimpleNamespace(relays=None), SimpleNamespace(relays=[1, 2, 3])):
+            for name, args_list in cases.items():
+                check = CHECKS[name]
+                assert check.batch(msg, ctx, args_list) == [check.fn(msg, ctx, **a) for a in args_list]
+                with pytest.raises((TypeError, KeyError)):
+                    check.batch(msg, ctx, args_list + [{"nonsense": 1}])
+
+
+def test_charset_batch_answers_like_each_rule():
+    import random
+
+    from mailsphere_cli.message import ParsedMessage
+    from mailsphere_cli.rules.checks import CHECKS
+
+    check = CHECKS["mime_charset"]
+    args_list = [{"charsets": ["KOI8-R", "windows-1251"]}, {"charsets": ["gb2312", "big5"]},
+                 {"charsets": ["utf-8"]}]
+    rng = random.Random(22)
+    for _ in range(300):
+        charset = rng.choice(["", "koi8-r", '"KOI8-R"', "utf-8", "big5", "us-ascii", "GB2312"])
+        subject = rng.choice(["plain", "=?koi8-r?B?8fE=?=", "=?UTF-8?Q?x?=", "=?big5?q?a?=", "a =? b"])
+        kind = rng.choice(["text/plain", "text/html", "image/png"])
+        raw = (f"Subject: {subject}\r\nContent-Type: {kind}" + (f"; charset={charset}" if charset else "")
+               + "\r\n\r\nbody\r\n").encode()
+        msg = ParsedMessage(raw)
+        assert check.batch(msg, None, args_list) == [check.fn(msg, None, **a) for a in args_list]
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(["$", "\u20ac", "\u00a3", "USD", "EUR", "GBP", "dollars", "US", "D",
+                                 "dollar", "euro", "a", " ", "\u00e9", "\u0416", "5"]), max_size=8).map("".join))
+def test_money_marks_found_as_the_plain_test_finds_them(body):
+    from mailsphere_cli.rules.checks import content
+
+    assert content._money_marked(body) == any(mark in body for mark in content._MONEY_MARKS)

@@ -153,10 +153,18 @@ def body_exclamations(msg: Any, ctx: Any, minimum: int) -> str:
 @check("body_money_amounts")
 def body_money_amounts(msg: Any, ctx: Any, minimum: int) -> str:
     body = _body(msg)
-    if minimum >= 1 and not any(mark in body for mark in _MONEY_MARKS):
+    if minimum >= 1 and not _money_marked(body):
         return ""  # every amount needs a currency sign or name: skip the scan
     found = money_amounts(body, minimum)
     return f"{len(found)} money amounts ({', '.join(found[:3])})" if len(found) >= minimum else ""
+
+
+def _money_marked(body: str) -> bool:
+    """One of _MONEY_MARKS is in `body` (the euro and pound signs are looked for only in
+    text that is not ASCII)."""
+    if "$" in body or "USD" in body or "EUR" in body or "GBP" in body or "dollars" in body:
+        return True
+    return not body.isascii() and ("\u20ac" in body or "\u00a3" in body)
 
 
 def money_amounts(body: str, limit: int) -> list[str]:

@@ -259,6 +259,17 @@ def mime_part_count(msg: Any, ctx: Any, minimum: int) -> str:
     return f"{count} MIME parts" if count >= minimum else ""
 
 
+@batch("mime_part_count")
+def mime_part_count_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    count = len(msg.parts)
+    out = []
+    for args in args_list:
+        if len(args) != 1:  # not `minimum` alone: the plain form reports it, rule by rule
+            raise TypeError("mime_part_count takes one argument, minimum")
+        out.append(f"{count} MIME parts" if count >= args["minimum"] else "")
+    return out
+
+
 @check("mime_alternatives_disagree")
 def mime_alternatives_disagree(msg: Any, ctx: Any, overlap: float = 0.2) -> str:
     """The text and HTML versions of one message share too few words.
@@ -287,8 +298,28 @@ def mime_charset(msg: Any, ctx: Any, charsets: list[str]) -> str:
 
 @batch("mime_charset")
 def mime_charset_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
+    if "=?" not in (msg.raw_header("Subject") or ""):
+        # only a part's charset can fire: none of them is any rule's, the usual answer
+        wanted = _every_charset(args_list)
+        if all(part.charset.strip('"').lower() not in wanted
+               for part in msg.text_parts + msg.html_parts):
+            return [""] * len(args_list)
     seen = _charsets(msg)
     return [_charset_used(seen, **args) for args in args_list]
+
+
+_charsets_seen: list[Any] = [None, 0, frozenset()]  # the last argument list, its length, its charsets
+
+
+def _every_charset(args_list: list[dict]) -> frozenset[str]:
+    """Every rule's charsets, lowercased (remembered for the engine's argument list, held
+    here so its id stays its own; a rule without charsets raises, and the engine then
+    runs the rules one by one, which reports it)."""
+    seen = _charsets_seen
+    if seen[0] is not args_list or seen[1] != len(args_list):
+        seen[:] = [args_list, len(args_list),
+                   frozenset(c.lower() for args in args_list for c in args["charsets"])]
+    return seen[2]
 
 
 def _charsets(msg: Any) -> tuple[list[tuple[Any, str]], str]:

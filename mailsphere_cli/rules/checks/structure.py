@@ -19,6 +19,18 @@ def header_missing(msg, ctx, name: str) -> str | None:
     return None if msg.has_header(name) else f"no {name} header"
 
 
+@batch("header_missing")
+def header_missing_batch(msg, ctx, args_list: list[dict]) -> list[str | None]:
+    has = msg.has_header
+    out = []
+    for args in args_list:
+        if len(args) != 1:  # not `name` alone: the plain form reports it, rule by rule
+            raise TypeError("header_missing takes one argument, name")
+        name = args["name"]
+        out.append(None if has(name) else f"no {name} header")
+    return out
+
+
 @check("header_count_over")
 def header_count_over(msg, ctx, name: str, count: int) -> str | None:
     found = len(msg.raw_header_values(name))  # as many as decoded, without decoding them
