@@ -39,34 +39,57 @@ def mime_shape(msg: Any, ctx: Any, kind: str) -> str:
 @batch("mime_shape")
 def mime_shape_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]:
     kinds = kinds_of(args_list)
-    if kinds is None:
-        facts = _mime(msg)
+    if kinds is None or not _known_kinds(kinds):
+        facts = _mime(msg)  # an unknown kind raises: redone rule by rule
         return [_mime_kind(facts, **args) for args in args_list]
-    found = _every_kind(msg)  # an unknown kind raises KeyError: redone rule by rule
-    return [found[kind] for kind in kinds]
+    fired = _fired_kinds(msg)
+    if not fired:
+        return [""] * len(kinds)  # the usual answer
+    return [fired.get(kind, "") for kind in kinds]
+
+
+_kinds_known: list[Any] = [None, 0, False]  # the last kinds list asked about, its length, the answer
+
+
+def _known_kinds(kinds: list[str]) -> bool:
+    """Every kind is one of _KINDS (remembered for the last list of kinds: kinds_of
+    hands the same list for every message of the same plan)."""
+    seen = _kinds_known
+    if seen[0] is not kinds or seen[1] != len(kinds):
+        seen[:] = [kinds, len(kinds), all(kind in _KINDS for kind in kinds)]
+    return seen[2]
 
 
 def _every_kind(msg: Any) -> dict[str, str]:
-    """What each mime_shape kind answers, from one walk over the parts: the kinds of
-    the _KINDS table computed together (the same answers, tested against it), with
-    the per-part tests skipped for a part whose plain fields rule them all out."""
-    parts, texts, htmls, top = msg.parts, msg.text_parts, msg.html_parts, _content_type(msg)
+    """What each mime_shape kind answers (the _KINDS table, tested against it)."""
     found = dict.fromkeys(_KINDS, "")
-    multipart = top.startswith("multipart/")
+    found.update(_fired_kinds(msg))
+    return found
+
+
+def _fired_kinds(msg: Any) -> dict[str, str]:
+    """The mime_shape kinds that fire, with their evidence, from one walk over the parts:
+    the kinds of the _KINDS table computed together, with the per-part tests skipped
+    for a part whose plain fields rule them all out."""
+    parts, texts, htmls, top = msg.parts, msg.text_parts, msg.html_parts, _content_type(msg)
+    found: dict[str, str] = {}
     if htmls and not texts:
         found["html_only"] = "HTML body with no plain-text part"
-    if len(parts) == 1 and "multipart/alternative" in top:
-        found["alternative_single"] = "multipart/alternative with a single part"
-    if multipart:
+    if top.startswith("multipart/"):
+        if len(parts) == 1 and "multipart/alternative" in top:
+            found["alternative_single"] = "multipart/alternative with a single part"
         if "boundary" not in top:
             found["multipart_no_boundary"] = f"Content-Type: {top[:80]}"
         if not msg.has_header("MIME-Version"):
             found["multipart_no_mime_version"] = "multipart without MIME-Version"
-    if not texts and not htmls and parts:
+    elif len(parts) == 1 and "multipart/alternative" in top:  # a parameter may say it
+        found["alternative_single"] = "multipart/alternative with a single part"
+    if not parts:
+        return found
+    if not texts and not htmls:
         found["no_text"] = f"no readable text part among {len(parts)} parts"
     images = 0
     every_text = True
-    unknown_cte = octet_stream = decode_defect = ""
     for part in parts:
         content_type = part.content_type
         if content_type.startswith("image/"):
@@ -74,23 +97,23 @@ def _every_kind(msg: Any) -> dict[str, str]:
         if every_text and not part.is_text:
             every_text = False
         cte = part.cte
-        if not unknown_cte and cte and cte not in _KNOWN_CTE:
-            unknown_cte = f"part {part.path}: Content-Transfer-Encoding {cte}"
-        if not octet_stream and content_type == "application/octet-stream" and not part.filenames:
-            octet_stream = f"nameless octet-stream part {part.path}"
-        if not decode_defect and part.defects:
+        if cte and cte not in _KNOWN_CTE and "unknown_cte" not in found:
+            found["unknown_cte"] = f"part {part.path}: Content-Transfer-Encoding {cte}"
+        if content_type == "application/octet-stream" and not part.filenames \
+                and "octet_stream_text" not in found:
+            found["octet_stream_text"] = f"nameless octet-stream part {part.path}"
+        if part.defects and "decode_defect" not in found:
             for defect in part.defects:
                 if defect.startswith("bad "):
-                    decode_defect = f"part {part.path}: {defect}"
+                    found["decode_defect"] = f"part {part.path}: {defect}"
                     break
-    found["unknown_cte"] = unknown_cte
-    found["octet_stream_text"] = octet_stream
-    found["decode_defect"] = decode_defect
     if images:
-        found["image_only"] = _image_only(_Mime(msg, parts, texts, htmls, top))
-    if parts and every_text and _blank(msg.text) and _blank(msg.html):
+        image_only = _image_only(_Mime(msg, parts, texts, htmls, top))
+        if image_only:
+            found["image_only"] = image_only
+    if every_text and _blank(msg.text) and _blank(msg.html):
         found["empty_body"] = "empty message body"
-    readable = texts + htmls
+    readable = texts + htmls if htmls else texts
     for part in readable:
         if part.cte == "base64":
             found["text_base64"] = f"part {part.path} ({part.content_type}) is base64-encoded text"
