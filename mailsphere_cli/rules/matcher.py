@@ -150,9 +150,17 @@ class _Target:
             for index in self.rest:
                 self.set.Add(rules[index].regex)
             self.set.Compile()
+        # A target of one rule on RE2 alone (most header targets) is just searched.
+        self.lone = self.spans[0] if len(rules) == 1 and self.always else None
+        self.fast_only = self.fast is not None and not self.always and self.set is None
 
     def candidates(self, data: bytes) -> list[int]:
         """Indexes of the rules that may match `data` (every one that does), in order."""
+        if self.fast_only:
+            found = self.fast.candidates(data)
+            if len(found) > 1:
+                found.sort()
+            return found
         found = list(self.always)
         if self.fast is not None:
             found += self.fast.candidates(data)
@@ -165,24 +173,31 @@ class _Target:
     def hits(self, text: str) -> tuple[Hit, ...]:
         if not text:
             return ()
+        if self.lone is not None:
+            data = _encode(text)
+            span = self.lone(data)
+            return () if span is None else (self._hit(0, data, span),)
         return self.hits_in(_encode(text))
 
     def hits_in(self, data: bytes) -> tuple[Hit, ...]:
         out = []
+        spans = self.spans
         for index in self.candidates(data):
-            span = self.spans[index](data)
-            if span is None:
-                continue
-            if self.kind == "uri":  # the whole URL the rule matched in
-                start = data.rfind(b"\n", 0, span[0]) + 1
-                end = data.find(b"\n", span[1])
-                evidence = data[start: end if end >= 0 else len(data)].decode("utf-8", "replace")
-            else:
-                evidence = data[span[0]:span[1]].decode("utf-8", "replace")
-                if self.prefix:
-                    evidence = self.prefix + evidence
-            out.append(Hit(self.ids[index], evidence_text(evidence or self.descriptions[index])))
+            span = spans[index](data)
+            if span is not None:
+                out.append(self._hit(index, data, span))
         return tuple(out)
+
+    def _hit(self, index: int, data: bytes, span: tuple[int, int]) -> Hit:
+        if self.kind == "uri":  # the whole URL the rule matched in
+            start = data.rfind(b"\n", 0, span[0]) + 1
+            end = data.find(b"\n", span[1])
+            evidence = data[start: end if end >= 0 else len(data)].decode("utf-8", "replace")
+        else:
+            evidence = data[span[0]:span[1]].decode("utf-8", "replace")
+            if self.prefix:
+                evidence = self.prefix + evidence
+        return Hit(self.ids[index], evidence_text(evidence or self.descriptions[index]))
 
 
 class _Header:
