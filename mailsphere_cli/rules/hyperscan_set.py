@@ -58,7 +58,7 @@ _LETTER_CLASSES = {"alpha", "alnum", "word", "upper", "lower"}
 _KEPT_ESCAPES = set("dDbBAztnrf")
 _BOUNDED_REPEAT = re.compile(r"\{(\d+),(\d+)\}")
 _WIDEST_EXACT_REPEAT = 12
-_FORMAT = 3  # bump when the way patterns are compiled changes: old cache files are not read
+_FORMAT = 4  # bump when the way patterns are compiled changes: old cache files are not read
 
 
 def _may_fold(code: int, in_class: bool) -> bool:
@@ -192,12 +192,18 @@ _KEEP = 96
 
 class HyperscanSet:
     """The Hyperscan part of a target: indexes (into the target's rules) of the
-    patterns it took, and `candidates(data)` among them."""
+    patterns it took, and `candidates(data)` among them. With `all_matches`, every
+    match is reported instead of one per pattern, and `ends(data)` gives each
+    candidate's earliest match end (in whatever order Hyperscan reports them);
+    `exact` holds the indexes compiled as they are (not approximated in prefilter
+    mode): their matches include every match RE2 finds, start and end alike."""
 
-    def __init__(self, patterns: list[str]):
+    def __init__(self, patterns: list[str], all_matches: bool = False):
         assert hyperscan is not None
-        self._flags = (hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SINGLEMATCH
-                       | hyperscan.HS_FLAG_ALLOWEMPTY)
+        self._flags = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_ALLOWEMPTY
+        self.all_matches = all_matches
+        if not all_matches:
+            self._flags |= hyperscan.HS_FLAG_SINGLEMATCH
         self._local = threading.local()
         # The key is made from the patterns as the rules give them and this module's own
         # source (which decides their Hyperscan form): the forms are worked out only when
@@ -210,11 +216,12 @@ class HyperscanSet:
             forms = [(index, hyperscan_form(p)) for index, p in enumerate(patterns)]
             forms = [(index, form) for index, form in forms if form is not None]
             loaded = self._compile(forms, patterns)
-            indexes, database = loaded
+            indexes, exact, database = loaded
             if database is not None:
-                artefacts.write("hs", key, json.dumps(indexes).encode("utf-8") + b"\n"
+                artefacts.write("hs", key, json.dumps([indexes, exact]).encode("utf-8") + b"\n"
                                 + hyperscan.dumpb(database), keep=_KEEP)
-        self.indexes, self.database = loaded
+        self.indexes, exact, self.database = loaded
+        self.exact = frozenset(exact)
 
     @staticmethod
     def _load(payload: bytes | None, local: threading.local):
@@ -222,18 +229,18 @@ class HyperscanSet:
             return None
         try:
             head, _, blob = payload.partition(b"\n")
-            indexes = json.loads(head)
+            indexes, exact = json.loads(head)
             database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK) if indexes else None
             scratch = None
             if database is not None:  # built for another CPU (a shared home)? fails here
                 scratch = hyperscan.Scratch(database)
                 database.scan(b"probe", match_event_handler=_collect, context=[],
                               scratch=scratch)
-            if not all(isinstance(i, int) for i in indexes):
+            if not all(isinstance(i, int) for i in indexes + exact):
                 return None
             if scratch is not None:  # the probe's is this thread's (and, forked, a worker's)
                 local.scratch = scratch
-            return indexes, database
+            return indexes, exact, database
         except Exception:  # noqa: BLE001 - missing, stale or damaged: compile instead
             return None
 
@@ -245,6 +252,7 @@ class HyperscanSet:
         then in prefilter mode without ^ and $; the ones it still refuses stay on RE2."""
         flags = [self._flags] * len(forms)
         database = self._database(forms, flags)
+        exact = [index for index, _ in forms]
         if database is None and forms:
             kept, flags = [], []
             prefilter = self._flags | hyperscan.HS_FLAG_PREFILTER
@@ -257,7 +265,10 @@ class HyperscanSet:
                         break
             forms = kept
             database = self._database(forms, flags)
-        return ([index for index, _ in forms] if database is not None else []), database
+            exact = [index for (index, _), mode in zip(forms, flags) if mode == self._flags]
+        if database is None:
+            return [], [], None
+        return [index for index, _ in forms], exact, database
 
     @staticmethod
     def _database(forms: list[tuple[int, str]], flags: list[int]):
@@ -274,6 +285,8 @@ class HyperscanSet:
     def candidates(self, data: bytes) -> list[int]:
         if self.database is None:
             return []
+        if self.all_matches:  # each pattern once
+            return list(self.ends(data))
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = hyperscan.Scratch(self.database)
@@ -281,9 +294,27 @@ class HyperscanSet:
         self.database.scan(data, match_event_handler=_collect, context=found, scratch=scratch)
         return found
 
+    def ends(self, data: bytes) -> dict[int, int]:
+        """index -> the earliest end of its matches in data, for every pattern that
+        matched (the candidates); for a set made with `all_matches`."""
+        if self.database is None:
+            return {}
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self.database)
+        found: dict[int, int] = {}
+        self.database.scan(data, match_event_handler=_collect_end, context=found, scratch=scratch)
+        return found
+
 
 def _collect(index: int, start: int, end: int, flags: int, found: list[int]) -> None:
     found.append(index)
+
+
+def _collect_end(index: int, start: int, end: int, flags: int, found: dict[int, int]) -> None:
+    known = found.get(index)
+    if known is None or end < known:
+        found[index] = end
 
 
 _SOURCE: list[bytes] = []

@@ -24,6 +24,7 @@ import re2
 from mailsphere_cli.message import addresses, decode_header_value
 from mailsphere_cli.rules import hyperscan_set
 from mailsphere_cli.rules.hyperscan_set import HyperscanSet
+from mailsphere_cli.rules.regex_width import max_match_bytes
 from mailsphere_cli.verdict import Hit
 
 if TYPE_CHECKING:
@@ -94,22 +95,24 @@ def _encode(text: str) -> bytes:
         return text.encode("utf-8", "replace")
 
 
-def _span_finder(regex) -> Callable[[bytes], "tuple[int, int] | None"]:
-    """find(data): the span of regex's first match in data, or None. Calls the
-    RE2 object under the re-like wrapper directly: the wrapper's search goes
-    through a generator and builds a match object (a few microseconds a call,
-    several times the search itself on a header). The same call with the same
-    arguments as the wrapper makes; the wrapper's search where it is missing."""
+def _span_finder(regex) -> Callable[..., "tuple[int, int] | None"]:
+    """find(data, pos=0): the span of regex's first match in data that starts at pos
+    or later, or None; the text before pos still counts for ^ and \\b, as in re's
+    search(data, pos). Calls the RE2 object under the re-like wrapper directly: the
+    wrapper's search goes through a generator and builds a match object (a few
+    microseconds a call, several times the search itself on a header). The same
+    call with the same arguments as the wrapper makes; the wrapper's search where
+    it is missing."""
     engine = getattr(getattr(regex, "_regexp", None), "Match", None)
     anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
     if engine is None or anchor is None:
-        def find(data: bytes) -> "tuple[int, int] | None":
-            found = regex.search(data)
+        def find(data: bytes, pos: int = 0) -> "tuple[int, int] | None":
+            found = regex.search(data, pos)
             return None if found is None else found.span()
         return find
 
-    def find_direct(data: bytes) -> "tuple[int, int] | None":
-        span = engine(anchor, data, 0, len(data))[0]
+    def find_direct(data: bytes, pos: int = 0) -> "tuple[int, int] | None":
+        span = engine(anchor, data, pos, len(data))[0]
         return None if span[0] < 0 else span
     return find_direct
 
@@ -137,10 +140,16 @@ class _Target:
         # 2.7 vs 3.3), and it has no automaton to build while a worker warms up.
         # A header target of one rule is searched with RE2 alone (0.5 us when
         # nothing matches, where a Hyperscan call costs 2-3 us).
+        # The message texts' sets report every match, so that a candidate's RE2 search
+        # can start where its first match can start at the earliest (see hits_in).
+        self.widths: list[int | None] = [None] * len(rules)
         if use_hyperscan and (not self.header or len(rules) >= _HS_MIN_RULES):
-            self.fast = HyperscanSet([rule.regex for rule in rules])
+            self.fast = HyperscanSet([rule.regex for rule in rules], all_matches=not self.header)
             taken = set(self.fast.indexes)
             rest = [index for index in rest if index not in taken]
+            if not self.header:
+                for index in self.fast.exact:
+                    self.widths[index] = max_match_bytes(rules[index].regex)
         # The other patterns: an RE2 set when there are several, else just searched.
         self.always = rest if len(rest) == 1 else []
         self.rest = rest if len(rest) > 1 else []
@@ -153,6 +162,7 @@ class _Target:
         # A target of one rule on RE2 alone (most header targets) is just searched.
         self.lone = self.spans[0] if len(rules) == 1 and self.always else None
         self.fast_only = self.fast is not None and not self.always and self.set is None
+        self.windowed = self.fast is not None and self.fast.all_matches
 
     def candidates(self, data: bytes) -> list[int]:
         """Indexes of the rules that may match `data` (every one that does), in order."""
@@ -180,10 +190,41 @@ class _Target:
         return self.hits_in(_encode(text))
 
     def hits_in(self, data: bytes) -> tuple[Hit, ...]:
+        if self.windowed:
+            return self._hits_windowed(data)
         out = []
         spans = self.spans
         for index in self.candidates(data):
             span = spans[index](data)
+            if span is not None:
+                out.append(self._hit(index, data, span))
+        return tuple(out)
+
+    def _hits_windowed(self, data: bytes) -> tuple[Hit, ...]:
+        """hits_in for a target whose Hyperscan set reports every match. RE2's first
+        match (start s, end e) is one of Hyperscan's matches too (its patterns match
+        at least what RE2 matches, `exact`), so e is at least the earliest end
+        Hyperscan saw, and s at least that minus the widest match a pattern can
+        have: no RE2 match starts before, and RE2 searched from there (the text
+        before it still read for ^ and \\b) finds the same first match as from
+        the start, where a body's first match of a long-reaching rule lies 1-2 KB in."""
+        ends = self.fast.ends(data)
+        found = sorted(ends)
+        if self.always or self.set is not None:
+            found = list(self.always) + found
+            if self.set is not None:
+                found += [self.rest[i] for i in self.set.Match(data) or ()]
+            found.sort()
+        out = []
+        spans, widths = self.spans, self.widths
+        for index in found:
+            width = widths[index]
+            start = 0
+            if width is not None:
+                end = ends.get(index)
+                if end is not None and end > width:
+                    start = end - width
+            span = spans[index](data, start)
             if span is not None:
                 out.append(self._hit(index, data, span))
         return tuple(out)
