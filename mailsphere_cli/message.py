@@ -450,6 +450,18 @@ def imported(name: str):
 
 _UNSET = object()  # no value kept yet (None is a value: the header is absent)
 
+# Header names as asked for ("Subject") -> as indexed ("subject"). The checks ask for a
+# few dozen names, each many times a message: a new lowercased string each time had to
+# be made and then hashed for the index (its hash is not kept on a new string).
+_NAMES: dict[str, str] = {}
+
+
+def _lower_name(name: str) -> str:
+    key = name.lower()
+    if len(_NAMES) < 4096 and name.__class__ is str:
+        _NAMES[name] = key
+    return key
+
 
 class cached_property:  # noqa: N801 - used like functools.cached_property
     """functools.cached_property without its lock (Python 3.11 takes an RLock on every
@@ -513,7 +525,7 @@ class ParsedMessage:
             if name.__class__ is not str:
                 name = str(name)
             headers.append((name, value))
-            key = name.lower()
+            key = _NAMES.get(name) or _lower_name(name)
             values = index.get(key)
             if values is None:
                 index[key] = [value]
@@ -531,7 +543,7 @@ class ParsedMessage:
     def header(self, name: str) -> str | None:
         """The first value of a header, decoded (once per message and name: the
         stages and checks ask for Date, From, Subject, Message-ID many times)."""
-        key = name.lower()
+        key = _NAMES.get(name) or _lower_name(name)
         value = self._decoded.get(key, _UNSET)  # not try/except: a first read would raise
         if value is _UNSET:
             values = self._index.get(key)
@@ -543,7 +555,7 @@ class ParsedMessage:
         list: read only). The relay chain and the pattern pass's header views both read
         them (a corpus message has about seven Received values; decoding them was 18 us);
         the first value is the one `header` gives."""
-        key = name.lower()
+        key = _NAMES.get(name) or _lower_name(name)
         found = self._decoded_values.get(key)
         if found is None:
             values = self._index.get(key, ())
@@ -561,18 +573,19 @@ class ParsedMessage:
         return found
 
     def headers(self, name: str) -> list[str]:
-        return [decode_header_value(v) for v in self._index.get(name.lower(), [])]
+        values = self._index.get(_NAMES.get(name) or _lower_name(name), ())
+        return [decode_header_value(v) for v in values]
 
     def raw_header(self, name: str) -> str | None:
-        values = self._index.get(name.lower())
+        values = self._index.get(_NAMES.get(name) or _lower_name(name))
         return values[0] if values else None
 
     def raw_header_values(self, name: str) -> tuple[str, ...] | list[str]:
         """Every raw value of a header, in order (the message's own list: read only)."""
-        return self._index.get(name.lower(), ())
+        return self._index.get(_NAMES.get(name) or _lower_name(name), ())
 
     def has_header(self, name: str) -> bool:
-        return name.lower() in self._index
+        return (_NAMES.get(name) or _lower_name(name)) in self._index
 
     def header_names(self):
         """The lowercased names of the message's headers (a set-like view: read only)."""
@@ -612,7 +625,7 @@ class ParsedMessage:
         # addr-specs matter here (getaddresses was a tenth of the scan time).
         found: dict[str, None] = {}
         for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To"):
-            for value in self._index.get(name.lower(), ()):
+            for value in self._index.get(_NAMES.get(name) or _lower_name(name), ()):
                 for addr in _addr_specs(value):
                     found.setdefault(addr, None)
                     if len(found) >= 500:

@@ -97,9 +97,16 @@ def received_count_batch(msg: Any, ctx: Any, args_list: list[dict]) -> list[str]
 _COUNT_ARGS = frozenset(("minimum", "maximum"))
 
 
+_args_seen: list[Any] = [None, 0, None, False]  # the last argument list, its length, names, answer
+
+
 def _only_args(args_list: list[dict], names: frozenset[str]) -> bool:
-    """Every rule passes no argument but these (else the plain form reports the bad one)."""
-    return all(names.issuperset(args) for args in args_list)
+    """Every rule passes no argument but these (else the plain form reports the bad one);
+    remembered for the last argument list (the engine's, the same every message)."""
+    seen = _args_seen
+    if seen[0] is not args_list or seen[1] != len(args_list) or seen[2] is not names:
+        seen[:] = [args_list, len(args_list), names, all(names.issuperset(args) for args in args_list)]
+    return seen[3]
 
 
 @check("hops_before_handover", needs="perimeter")
