@@ -97,7 +97,7 @@ _RECORDS = st.lists(st.fixed_dictionaries({"path": st.sampled_from(["a.zip", "b.
                                            "findings": _FINDINGS}), max_size=4)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(_RECORDS, st.lists(st.sampled_from(["ATTACH_EXECUTABLE", "ATTACH_MACRO", "OTHER", ""]),
                           min_size=1, max_size=5),
        st.lists(st.sampled_from(["ATTACH_MACRO", "X"]), max_size=2))
@@ -116,3 +116,154 @@ def test_attachment_batch_without_findings_answers_like_each_rule(records, findi
     if records:
         with pytest.raises(TypeError):
             attachments.attachment_finding_batch(None, ctx, args_list + [{"findng": "X"}])
+
+
+def _metas_one_by_one(metas, present, groups, tags, auth):
+    """The meta rules as run_metas ran them before: each compiled expression in turn,
+    a firing one recorded (its id, group and tags) before the next is tried."""
+    from mailsphere_cli.rules.engine import _evidence
+    from mailsphere_cli.verdict import Hit
+
+    hits = []
+    for rule, fn, refs in metas:
+        if fn(present, groups, tags, auth, 0.0):
+            parts = [r for r in refs if r in present]
+            hits.append(Hit(rule.id, _evidence(" & ".join(parts) or rule.expr, 160)))
+            present.add(rule.id)
+            groups[rule.group] = groups.get(rule.group, 0) + 1
+            for tag in rule.tags:
+                tags[tag] = tags.get(tag, 0) + 1
+    return hits
+
+
+def test_shipped_meta_rules_in_one_function_give_the_hits_of_one_by_one():
+    from types import SimpleNamespace
+
+    from mailsphere_cli.rules.engine import CompiledRules
+    from mailsphere_cli.rules.loader import load_rules
+    from mailsphere_cli.verdict import Hit
+
+    compiled = CompiledRules(load_rules(None))
+    referenced = sorted({ref for _, _, refs in compiled.metas for ref in refs})
+    others = list(compiled.pack.rules)
+    rng = random.Random(11)
+    fired = 0
+    for _ in range(3000):
+        present = set(rng.sample(referenced, rng.randint(0, 12))) | set(rng.sample(others, 5))
+        auth = rng.choice([{}, {"spf": "pass", "dmarc": "pass"}, {"spf": "fail"}])
+        ctx = SimpleNamespace(hits=[Hit(r, "") for r in sorted(present)], auth=auth)
+        expected = _metas_one_by_one(compiled.metas, set(present), {}, {}, auth)
+        got = compiled.run_metas(ctx)
+        assert got == expected, present
+        fired += len(got)
+    assert fired > 1000
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sets(st.sampled_from(["A", "B", "C", "D"])), st.dictionaries(st.sampled_from(["g", "h"]),
+       st.integers(0, 3)), st.dictionaries(st.sampled_from(["t", "u"]), st.integers(0, 3)))
+def test_meta_sequence_counts_each_firing_meta_before_the_next(present, groups, tags):
+    """With metas reading group: and tag: counts, each one that fires counts in its group
+    and tags for the metas after it, as one by one."""
+    from types import SimpleNamespace
+
+    from mailsphere_cli.rules import expr
+
+    texts = [("M1", "A & B", "g", ("t",)), ("M2", "group:g >= 2 | M1", "h", ("t", "u")),
+             ("M3", "tag:t >= 2 & !C", "g", ()), ("M4", "(A + B + C + M3) >= 2 | tag:u > 0", "h", ("u",)),
+             ("M5", "D & !M4 & group:h < 2", "g", ("t",))]
+    metas = []
+    for rule_id, text, group, rule_tags in texts:
+        node = expr.parse(text)
+        rule = SimpleNamespace(id=rule_id, expr=text, group=group, tags=list(rule_tags))
+        metas.append((rule, expr.compile_node(node), sorted(expr.references(node))))
+    fire = expr.compile_sequence([expr.parse(t) for _, t, _, _ in texts], [m for m, _, _, _ in texts],
+                                 [(g, t) for _, _, g, t in texts])
+    old_present, old_groups, old_tags = set(present), dict(groups), dict(tags)
+    expected = _metas_one_by_one(metas, old_present, old_groups, old_tags, {})
+    new_present, new_groups, new_tags = set(present), dict(groups), dict(tags)
+    indexes = fire(new_present, new_groups, new_tags, {})
+    assert [metas[i][0].id for i in indexes] == [h.rule for h in expected]
+    assert (new_present, new_groups, new_tags) == (old_present, old_groups, old_tags)
+
+
+def test_inputs_present_at_once_answers_each_input_test():
+    """features.inputs_present gives every INPUTS test's answer in the order of their
+    sorted names, on fixture messages with and without each input."""
+    from mailsphere_cli.attachments import stage as attachments
+    from mailsphere_cli.config import Config
+    from mailsphere_cli.context import Context
+    from mailsphere_cli.message import ParsedMessage
+    from mailsphere_cli.perimeter import stage as perimeter
+    from mailsphere_cli.rules.checks.features import INPUTS, INPUTS_PRESENT_ORDER, inputs_present
+    from tests.rules_fixture import build, load_cases
+
+    assert INPUTS_PRESENT_ORDER == tuple(sorted(INPUTS))
+    seen = set()
+    cases = load_cases() + [{}]
+    cases += [{**case, "set": {**case.get("set", {}), "Received": ""}}
+              for case in cases[::10] if "raw" not in case]
+    for index, case in enumerate(cases):
+        msg = ParsedMessage(build(case))
+        ctx = Context(msg=msg, config=Config(), offline=True)
+        perimeter.run(msg, ctx)
+        attachments.run(msg, ctx)
+        if index % 3 == 0:
+            ctx.spam_probability = 0.5
+        expected = tuple(INPUTS[name](msg, ctx) for name in INPUTS_PRESENT_ORDER)
+        assert inputs_present(msg, ctx) == expected, case
+        seen.add(expected)
+    assert all(any(p[i] for p in seen) and not all(p[i] for p in seen)
+               for i in range(len(INPUTS_PRESENT_ORDER)))
+
+
+def _old_html_images(msg, kind: str, minimum: int = 1) -> str:
+    """html_images as it was: every rule reading each image's attributes from the tree."""
+    from mailsphere_cli.rules.checks import count_upto, for_text
+    from mailsphere_cli.rules.checks import html as h
+
+    if h._tree(msg) is None:
+        return ""
+    images = msg.html_doc.tree.css("img")[:h.MAX_NODES]
+    if kind == "remote_only_little_text":
+        if msg.text and not msg.text.isspace():
+            return ""
+        remote = [i for i in images if h._REMOTE.match(i.attributes.get("src") or "")]
+        if not remote or len(remote) != len(images):
+            return ""
+        text = msg.html_text[:5000]
+        words = count_upto(for_text(h._WORD3, h._WORD3_ASCII, text), text, 30)
+        return f"{len(remote)} remote images and {words} words" if words < 30 else ""
+    if kind == "many":
+        return f"{len(images)} images" if len(images) >= minimum else ""
+    if kind == "no_alt_linked":
+        bare = [i for i in images if not (i.attributes.get("alt") or "").strip()
+                and i.parent is not None and i.parent.tag == "a"]
+        return f"{len(bare)} linked images without alt text" if len(bare) >= minimum else ""
+    for image in images:
+        w, ht = image.attributes.get("width") or "", image.attributes.get("height") or ""
+        if w.strip() in ("0", "1") and ht.strip() in ("0", "1"):
+            return f"1x1 image {(image.attributes.get('src') or '')[:80]}"
+    return ""
+
+
+def test_image_attributes_read_once_give_the_answers_of_each_rule_reading_them():
+    from mailsphere_cli.message import ParsedMessage
+    from mailsphere_cli.rules.checks import html as html_checks
+    from tests.rules_fixture import build
+
+    rng = random.Random(9)
+    pieces = ["<img src='http://x.example/a.gif' width=1 height=1>", "<IMG SRC=\"https://y/b\" alt=''>",
+              "<a href='http://z/'><img src='cid:1'></a>", "<a href=x><image alt=' '></a>",
+              "<img width=' 0 ' height='1' src='http://p/q'>", "<p>some words of text here</p>",
+              "<a href=y><img alt='logo' src='https://l/'></a>", "<img>", "text"]
+    fired = 0
+    for _ in range(400):
+        html = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        msg = ParsedMessage(build({"html": html}))
+        for kind, minimum in (("remote_only_little_text", 1), ("many", 3), ("no_alt_linked", 1),
+                              ("no_alt_linked", 2), ("tracking_pixel", 1)):
+            expected = _old_html_images(msg, kind, minimum)
+            assert html_checks.html_images(msg, None, kind, minimum) == expected, html
+            fired += bool(expected)
+    assert fired > 300

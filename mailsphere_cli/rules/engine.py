@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from mailsphere_cli.rules import expr
 from mailsphere_cli.rules.checks import CHECKS, Check
-from mailsphere_cli.rules.checks.features import INPUTS, KEYS
+from mailsphere_cli.rules.checks.features import INPUTS, INPUTS_PRESENT_ORDER, KEYS, inputs_present
 from mailsphere_cli.rules.loader import Rule, RulePack
 from mailsphere_cli.rules.matcher import PatternMatcher, evidence_text
 from mailsphere_cli.verdict import Hit, Skip
@@ -39,6 +39,9 @@ class CompiledRules:
         self._inputs = [(name, INPUTS[name]) for name in
                         sorted({CHECKS[r.function].requires for r in self.evals} - {""})]
         self._input_tests = [has for _, has in self._inputs]
+        # all of them in one call when the pack needs every input (the shipped pack does)
+        self._inputs_at_once = inputs_present if \
+            tuple(name for name, _ in self._inputs) == INPUTS_PRESENT_ORDER else None
         self._plans: dict[tuple[bool, frozenset[str], tuple[bool, ...]], _EvalPlan] = {}
         self._calls: dict[str, tuple[dict, Callable[..., Any]]] = {}  # rule id -> args, bound call
         self._memos: dict[tuple[str, ...], tuple[dict, list]] = {}  # keyed run -> its memory
@@ -48,10 +51,16 @@ class CompiledRules:
         self._labels = {r.id: (r.group, tuple(r.tags)) for r in pack.rules.values()}
         self.metas: list[tuple[Rule, expr.Compiled, list[str]]] = []
         self._metas_count = False  # does any meta read group: or tag: counts?
+        nodes = []
         for rule in pack.meta_order:
             node = expr.parse(rule.expr)
+            nodes.append(node)
             self.metas.append((rule, expr.compile_node(node), sorted(expr.references(node))))
             self._metas_count = self._metas_count or expr.reads_counts(node)
+        # every meta in order in one function (run_metas): one call a message, not 24
+        self._fire_metas = expr.compile_sequence(
+            nodes, [rule.id for rule, _, _ in self.metas],
+            [(rule.group, tuple(rule.tags)) for rule, _, _ in self.metas] if self._metas_count else None)
         # the decision rows, all compiled into one function (expr.compile_rows); it takes
         # the score as a function of no arguments, called only by a row that reads it
         self.decisions = list(pack.decisions)
@@ -70,7 +79,9 @@ class CompiledRules:
             skipped_stages: frozenset[str] = frozenset()
         else:
             skipped_stages = frozenset(s.name for s in skipped if s.name in needed)
-        present = tuple([has(msg, ctx) for has in self._input_tests])
+        at_once = self._inputs_at_once
+        present = at_once(msg, ctx) if at_once is not None else \
+            tuple([has(msg, ctx) for has in self._input_tests])
         key = (bool(ctx.offline), skipped_stages, present)
         plan = self._plans.get(key)
         if plan is None:
@@ -85,7 +96,17 @@ class CompiledRules:
             ctx.skipped.extend(plan.skips)
         hits: list[Hit] = []
         add = hits.append
-        for batch, rules, args_list, calls in plan.steps:
+        for batch, rules, args_list, calls, one in plan.walk():
+            if one is not None:  # a step of one rule without a batch form (half the steps)
+                try:
+                    result = one(msg, ctx)
+                except Exception as exc:  # noqa: BLE001 - one broken check must not lose the message
+                    ctx.errors.append(f"{rules[0].id}: {type(exc).__name__}: {exc}")
+                    continue
+                if result:
+                    rule = rules[0]
+                    add(_eval_hit(rule.id, rule.description if result is True else str(result)))
+                continue
             if batch is not None:
                 try:
                     results = batch(msg, ctx, args_list)
@@ -116,15 +137,14 @@ class CompiledRules:
             present, group_counts, tag_counts = env.hits, env.group_counts, env.tag_counts
         else:  # no meta reads the counts: the ids of the hits are all they need
             present, group_counts, tag_counts = {h.rule for h in ctx.hits}, {}, {}
-        auth = ctx.auth
-        for rule, fn, refs in self.metas:
-            if fn(present, group_counts, tag_counts, auth, 0.0):
-                parts = [r for r in refs if r in present]
-                hits.append(Hit(rule.id, _evidence(" & ".join(parts) or rule.expr, 160)))
-                present.add(rule.id)
-                group_counts[rule.group] = group_counts.get(rule.group, 0) + 1
-                for tag in rule.tags:
-                    tag_counts[tag] = tag_counts.get(tag, 0) + 1
+        fired = self._fire_metas(present, group_counts, tag_counts, ctx.auth)
+        metas = self.metas
+        for index in fired:
+            rule, _, refs = metas[index]
+            # the references present when it fired: a meta refers only to rules of the
+            # earlier stages and to metas before it (dependency order), all decided by then
+            parts = [r for r in refs if r in present]
+            hits.append(Hit(rule.id, _evidence(" & ".join(parts) or rule.expr, 160)))
         return hits
 
     def environment(self, ctx: "Context", score: float = 0.0,
@@ -160,6 +180,18 @@ class _EvalPlan:
     # one step per check: (its batch form or None, its rules, their arguments, their bound
     # calls); without a batch form (or when the batch fails) the rules run one by one
     steps: list[tuple[Any, ...]]
+    # what run_evals walks (walk()): each step with a fifth item, the bound call of a step
+    # of one rule without a batch form (run directly, without the loop over its rules)
+    _walk: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None = None
+
+    def walk(self) -> list[tuple[Any, ...]]:
+        walk = self._walk
+        if walk is None or walk[0] is not self.steps:  # made again if steps were replaced
+            steps = self.steps
+            walk = self._walk = (steps, [
+                (*step, step[3][0] if step[0] is None and len(step[1]) == 1 else None)
+                for step in steps])
+        return walk[1]
 
 
 _GATHERS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS

@@ -348,5 +348,28 @@ def compile_rows(nodes: list[Node]) -> Callable[..., tuple[list[int], Exception 
     return namespace["fires"]
 
 
+def compile_sequence(nodes: list[Node], ids: list[str],
+                     counts: list[tuple[str, tuple[str, ...]]] | None = None
+                     ) -> Callable[[set, dict, dict, dict], list[int]]:
+    """Meta rules in their order as one function of (hits, group_counts, tag_counts, auth)
+    -> the indexes of those that fire, score 0: each that fires has its id added to
+    `hits` (and, with `counts`, one to its group's and its tags' counts) before the next
+    is tried, as calling compile_node's function of each in turn and recording it does;
+    one call per message instead of one per meta. An error propagates as from those."""
+    lines = ["def fire(H, G, T, A):", "    S = 0.0", "    out = []"]
+    for index, (node, rule_id) in enumerate(zip(nodes, ids)):
+        code = _bool_code(node, "S") if node.op in _BOOLEAN else _value_code(node, "S")
+        lines += [f"    if {code}:", f"        out.append({index})", f"        H.add({rule_id!r})"]
+        if counts is not None:
+            group, tags = counts[index]
+            lines.append(f"        G[{group!r}] = G.get({group!r}, 0) + 1")
+            lines += [f"        T[{tag!r}] = T.get({tag!r}, 0) + 1" for tag in tags]
+    lines.append("    return out")
+    namespace = {"_auth_value": _auth_value, "_compare": _compare, "_number": _number,
+                 "_truthy": _truthy}
+    exec(compile("\n".join(lines), "<meta rules>", "exec"), namespace)  # noqa: S102 - our own code
+    return namespace["fire"]
+
+
 def compile_text(text: str) -> Compiled:
     return compile_node(parse(text))

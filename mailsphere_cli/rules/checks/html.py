@@ -68,10 +68,17 @@ def _tags_present(msg: Any) -> frozenset[str]:
 
 
 @per_message
-def _images(msg: Any) -> list[Any]:
+def _images(msg: Any) -> list[tuple[Any, str, str, str, str]]:
+    """(node, src, alt, width, height) of the first MAX_NODES images: read once for the four
+    html_images rules (selectolax makes a new attribute dict at every `attributes`)."""
     if "img" not in _tags_present(msg):
         return []
-    return msg.html_doc.tree.css("img")[:MAX_NODES]
+    out = []
+    for node in msg.html_doc.tree.css("img")[:MAX_NODES]:
+        attrs = node.attributes
+        out.append((node, attrs.get("src") or "", attrs.get("alt") or "", attrs.get("width") or "",
+                    attrs.get("height") or ""))
+    return out
 
 
 def _tree(msg: Any):
@@ -197,7 +204,7 @@ def html_images(msg: Any, ctx: Any, kind: str, minimum: int = 1) -> str:
     if kind == "remote_only_little_text":
         if msg.text and not msg.text.isspace():
             return ""
-        remote = [i for i in images if _REMOTE.match(i.attributes.get("src") or "")]
+        remote = [src for _, src, _, _, _ in images if _REMOTE.match(src)]
         if not remote or len(remote) != len(images):
             return ""
         text = msg.html_text[:5000]
@@ -206,14 +213,13 @@ def html_images(msg: Any, ctx: Any, kind: str, minimum: int = 1) -> str:
     if kind == "many":
         return f"{len(images)} images" if len(images) >= minimum else ""
     if kind == "no_alt_linked":
-        bare = [i for i in images if not (i.attributes.get("alt") or "").strip()
-                and i.parent is not None and i.parent.tag == "a"]
+        bare = [node for node, _, alt, _, _ in images if not alt.strip()
+                and node.parent is not None and node.parent.tag == "a"]
         return f"{len(bare)} linked images without alt text" if len(bare) >= minimum else ""
     if kind == "tracking_pixel":
-        for image in images:
-            w, h = image.attributes.get("width") or "", image.attributes.get("height") or ""
+        for _, src, _, w, h in images:
             if w.strip() in ("0", "1") and h.strip() in ("0", "1"):
-                return f"1x1 image {(image.attributes.get('src') or '')[:80]}"
+                return f"1x1 image {src[:80]}"
         return ""
     raise ValueError(f"unknown html_images kind {kind!r}")
 
