@@ -19,6 +19,11 @@ _LINK_ATTRS = (("a", "href"), ("area", "href"), ("img", "src"), ("form", "action
                ("embed", "src"), ("object", "data"), ("input", "src"), ("base", "href"),
                ("meta", "content"))
 _LINK_SELECTOR = ", ".join(f"{tag}[{attr}]" for tag, attr in _LINK_ATTRS)
+# The same nodes and others from a query of the attributes alone (five attribute tests an
+# element instead of thirteen compound selectors: 18 against 30 us for a corpus document);
+# a node's own tag then says which attribute it must have.
+_LINK_ATTR_SELECTOR = ", ".join(f"[{attr}]" for attr in dict.fromkeys(a for _, a in _LINK_ATTRS))
+_ATTR_OF = dict(_LINK_ATTRS)
 _META_URL = re.compile(r"url\s*=\s*['\"]?([^'\";\s]+)", re.I)
 _MAX_HTML = 2 * 1024 * 1024
 _SPACES = re.compile(r"  +")
@@ -95,8 +100,27 @@ class HtmlDocument:
     @cached_property
     def _links_by_tag(self) -> dict[str, list]:
         """The nodes of each tag[attr] of _LINK_ATTRS, in document order, from one query
-        for every kind of link (the anchors are its a[href] group: no second query)."""
+        of the link attributes alone (the anchors are its a[href] group: no second
+        query). A node whose tag is none of the link tags, or that lacks its tag's own
+        attribute by name (an `a` returned for its src, an SVG `a` with xlink:href, which
+        the selector's [href] takes), leaves the answer to the tag[attr] selectors."""
         assert self.tree is not None
+        by_tag: dict[str, list] = {tag: [] for tag, _ in _LINK_ATTRS}
+        attr_of = _ATTR_OF
+        for node in self.tree.css(_LINK_ATTR_SELECTOR):
+            tag = node.tag
+            attr = attr_of.get(tag)
+            if attr is None:  # another element with one of the attributes (source[src]...)
+                if node.css_matches(_LINK_SELECTOR):  # it, or a node inside it, is a link
+                    return self._links_by_selectors()
+                continue
+            if attr not in node.attrs:
+                return self._links_by_selectors()
+            by_tag[tag].append(node)
+        return by_tag
+
+    def _links_by_selectors(self) -> dict[str, list]:
+        """_links_by_tag from the thirteen tag[attr] selectors in one query."""
         by_tag: dict[str, list] = {tag: [] for tag, _ in _LINK_ATTRS}
         for node in self.tree.css(_LINK_SELECTOR):
             group = by_tag.get(node.tag)
