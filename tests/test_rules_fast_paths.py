@@ -156,7 +156,8 @@ def test_shipped_pack_compiles_every_meta_and_row():
         auth = rng.choice(AUTHS)
         score = rng.uniform(-3, 15)
         env = expr.Env(present, {"url": 3}, {"ham": 1}, auth, score)
-        for rule, fn, _ in compiled.metas:
+        for rule, node, _ in compiled.metas:
+            fn = expr.compile_node(node)
             try:
                 expected = bool(expr.evaluate(expr.parse(rule.expr), env))
             except expr.ExprError:

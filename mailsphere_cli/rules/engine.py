@@ -49,17 +49,16 @@ class CompiledRules:
             from mailsphere_cli.rules.checks.url import load_reference_data
             load_reference_data()
         self._labels = {r.id: (r.group, tuple(r.tags)) for r in pack.rules.values()}
-        self.metas: list[tuple[Rule, expr.Compiled, list[str]]] = []
+        # (rule, its parsed expression, the rules it refers to), in dependency order
+        self.metas: list[tuple[Rule, expr.Node, list[str]]] = []
         self._metas_count = False  # does any meta read group: or tag: counts?
-        nodes = []
         for rule in pack.meta_order:
             node = expr.parse(rule.expr)
-            nodes.append(node)
-            self.metas.append((rule, expr.compile_node(node), sorted(expr.references(node))))
+            self.metas.append((rule, node, sorted(expr.references(node))))
             self._metas_count = self._metas_count or expr.reads_counts(node)
         # every meta in order in one function (run_metas): one call a message, not 24
         self._fire_metas = expr.compile_sequence(
-            nodes, [rule.id for rule, _, _ in self.metas],
+            [node for _, node, _ in self.metas], [rule.id for rule, _, _ in self.metas],
             [(rule.group, tuple(rule.tags)) for rule, _, _ in self.metas] if self._metas_count else None)
         # the decision rows, all compiled into one function (expr.compile_rows); it takes
         # the score as a function of no arguments, called only by a row that reads it

@@ -7,6 +7,7 @@ parser already puts on those lists.
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -127,9 +128,11 @@ def _suffix_tails() -> tuple[frozenset[str], frozenset[str]] | None:
         return None
     try:
         import publicsuffixlist
-        parts = artefacts.files_digest([publicsuffixlist.PSLFILE]) + \
-            artefacts.source_of(publicsuffixlist, sys.modules[__name__])
-    except (OSError, AttributeError):
+        info = os.stat(publicsuffixlist.PSLFILE)  # the list's file as installed: its stamp,
+        parts = [f"{publicsuffixlist.PSLFILE}\0{info.st_size}\0{info.st_mtime_ns}".encode(
+            "utf-8", "surrogateescape")] + artefacts.stamps(publicsuffixlist) + \
+            artefacts.source_of(sys.modules[__name__])  # (not a hash of its 250 KB again)
+    except (OSError, AttributeError, TypeError):
         return _build_suffix_tails(rules)
     return artefacts.cached("psl-tails", parts, lambda: _build_suffix_tails(rules),
                             check=lambda value: isinstance(value, tuple) and len(value) == 2)
