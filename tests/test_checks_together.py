@@ -177,3 +177,24 @@ def test_money_marks_found_as_the_plain_test_finds_them(body):
     from mailsphere_cli.rules.checks import content
 
     assert content._money_marked(body) == any(mark in body for mark in content._MONEY_MARKS)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from([" ", "\n", "\t", "\u2003", "\x1c", "a", "word ", "\u00e9", "x" * 70,
+                                 " " * 70, "\n" * 40]), max_size=40).map("".join))
+def test_stripped_length_is_the_length_of_the_stripped_text(text):
+    from mailsphere_cli.rules.checks import content
+
+    assert content._stripped_length(text) == len(text.strip())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 5100), st.sampled_from(["", "\n", "x" * 6000]))
+def test_pgp_marker_found_within_the_first_5000_characters_only(at, tail):
+    from types import SimpleNamespace
+
+    from mailsphere_cli.rules.checks import ham
+
+    text = "a" * at + "-----BEGIN PGP SIGNED MESSAGE-----" + tail
+    expected = "inline PGP signature" if "-----BEGIN PGP SIGNED MESSAGE-----" in text[:5000] else ""
+    assert ham.pgp_signed(SimpleNamespace(parts=[], text=text), None) == expected
