@@ -198,3 +198,29 @@ def test_pgp_marker_found_within_the_first_5000_characters_only(at, tail):
     text = "a" * at + "-----BEGIN PGP SIGNED MESSAGE-----" + tail
     expected = "inline PGP signature" if "-----BEGIN PGP SIGNED MESSAGE-----" in text[:5000] else ""
     assert ham.pgp_signed(SimpleNamespace(parts=[], text=text), None) == expected
+
+
+_REF_PIECES = st.sampled_from(["<a@b>", "<a@b.example>", "<", ">", "@", "a", " ", "\t", "\x1c",
+                               "=?utf-8?q?=3Ca=40b=3E?=", "=?utf-8?b?PGFAYj4=?=", "\u00e9", "<a b@c>",
+                               "<@>", "<a@>", "x@y"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(st.none(), st.lists(_REF_PIECES, max_size=8).map("".join)),
+       st.one_of(st.none(), st.lists(_REF_PIECES, max_size=8).map("".join)),
+       st.sampled_from(["Re: hello", "hello", "AW: x"]))
+def test_thread_reply_reads_plain_reference_headers_as_they_stand(in_reply_to, references, subject):
+    """thread_reply searches plain ASCII values undecoded: the same answer as searching
+    the decoded In-Reply-To and References joined by a blank."""
+    from mailsphere_cli.message import ParsedMessage
+    from mailsphere_cli.rules.checks import ham
+
+    head = f"Subject: {subject}\r\n"
+    for name, value in (("In-Reply-To", in_reply_to), ("References", references)):
+        if value is not None:
+            head += f"{name}: {value}\r\n"
+    msg = ParsedMessage((head + "\r\nbody\r\n").encode("utf-8"))
+    refs = ham._references(msg)
+    expected = f"reply: {msg.subject[:60]}" if refs and ham._MESSAGE_REF.search(refs) \
+        and ham._REPLY_SUBJECT.match(msg.subject) else ""
+    assert ham.thread_reply(msg, None) == expected

@@ -39,6 +39,20 @@ def _references(msg: Any) -> str:
     return (msg.header("In-Reply-To") or "") + " " + (msg.header("References") or "")
 
 
+def _names_a_message(msg: Any) -> bool:
+    """_MESSAGE_REF finds a message reference in _references(msg). No match holds a
+    blank, so the two headers are searched one after the other, and a plain ASCII value
+    (no encoded word) as it stands: decoding it would only collapse its blanks."""
+    for name in ("In-Reply-To", "References"):
+        raw = msg.raw_header(name)
+        if raw is None:
+            continue
+        text = raw if raw.isascii() and "=?" not in raw else msg.header(name) or ""
+        if _MESSAGE_REF.search(text):
+            return True
+    return False
+
+
 @check("list_headers", key="list")
 def list_headers(msg: Any, ctx: Any) -> str:
     """A well-formed List-Id plus a way to reach the list (List-Post or List-Help)."""
@@ -58,8 +72,7 @@ def list_headers(msg: Any, ctx: Any) -> str:
 def thread_reply(msg: Any, ctx: Any) -> str:
     """A reply that names the message it answers (In-Reply-To or References) and
     quotes or keeps its subject."""
-    refs = _references(msg)
-    if not refs or not _MESSAGE_REF.search(refs):
+    if not _names_a_message(msg):
         return ""
     if _REPLY_SUBJECT.match(msg.subject):
         return f"reply: {msg.subject[:60]}"
