@@ -462,7 +462,7 @@ def relay_chain(msg: object) -> list[Relay]:
     # A ParsedMessage: its decoded values (which the pattern pass reads too) are these
     # texts already where decoding only collapses blanks (ASCII, no encoded word).
     return [_relay_of_text(text) if len(value) <= MAX_HEADER_CHARS and value.isascii()
-            and "=?" not in value else parse_received(value)
+            and ("=" not in value or "=?" not in value) else parse_received(value)
             for value, text in zip(values, decoded("Received"))]
 
 
