@@ -102,17 +102,25 @@ def _copy_package(tree: Path, name: str, into: Path) -> None:
         path.write_text(re.sub(r"\bmailsphere_cli\b", name, path.read_text("utf-8")), "utf-8")
 
 
-def _variant(name: str) -> dict:
+def rule_variant(name: str) -> dict:
+    """What the rule-stage comparisons need of the package copied as `name`: its pipeline
+    without the classifier (offline), the compiled rules, the message and context
+    classes, the stages before the rule stage, and `module(sub)` for anything else."""
     def module(sub: str):
         return importlib.import_module(f"{name}.{sub}")
     workers, config = module("workers"), module("config")
     pipeline = workers.build_pipeline(workers.Settings(config=config.Config(), offline=True,
                                                        skip=("classifier",)))
-    compiled = pipeline.services["rules"]
-    return {"pipeline": pipeline, "compiled": compiled,
-            "texts": [t for t in compiled.patterns.targets if t.kind != "header" or not t.header],
+    return {"pipeline": pipeline, "compiled": pipeline.services["rules"], "module": module,
             "parsed": module("message").ParsedMessage, "context": module("context").Context,
             "stages": [module("perimeter.stage"), module("attachments.stage"), module("lists")]}
+
+
+def _variant(name: str) -> dict:
+    variant = rule_variant(name)
+    variant["texts"] = [t for t in variant["compiled"].patterns.targets
+                        if t.kind != "header" or not t.header]
+    return variant
 
 
 def _evals(variant: dict, data: bytes) -> tuple[float, list, list]:

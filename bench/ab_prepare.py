@@ -21,20 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from ab_evals import NAMES, import_stage_libraries, paired_arguments, stage_trees, base_tree
+from ab_evals import NAMES, base_tree, import_stage_libraries, paired_arguments, rule_variant, stage_trees
 
 
 def _variant(name: str) -> dict:
-    def module(sub: str):
-        return importlib.import_module(f"{name}.{sub}")
-    workers, config = module("workers"), module("config")
-    pipeline = workers.build_pipeline(workers.Settings(config=config.Config(), offline=True,
-                                                       skip=("classifier",)))
-    views, patterns = module("rules.engine").PREPARE
-    return {"pipeline": pipeline, "compiled": pipeline.services["rules"],
-            "parsed": module("message").ParsedMessage, "context": module("context").Context,
-            "stages": [module("perimeter.stage"), module("attachments.stage"), module("lists")],
-            "views": views, "patterns": patterns, "gc": workers._WORKER_GC_THRESHOLD}
+    variant = rule_variant(name)
+    module = variant["module"]
+    variant["views"], variant["patterns"] = module("rules.engine").PREPARE
+    variant["gc"] = module("workers")._WORKER_GC_THRESHOLD
+    return variant
 
 
 def _chunk(variant: dict, datas: list[bytes]) -> tuple[float, float, list]:
