@@ -12,6 +12,7 @@ reject or malicious); errors are counted apart and never as caught.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -21,7 +22,7 @@ from typing import Iterable, Iterator
 
 from mailsphere_cli.sources import RawMessage, iter_sources
 from mailsphere_cli.verdict import Action
-from mailsphere_cli.workers import Settings, build_pipeline
+from mailsphere_cli.workers import _WORKER_GC_THRESHOLD, BATCH, Settings, build_pipeline, scan_batch
 
 HAM, SPAM = "ham", "spam"
 CHUNK = 64
@@ -87,11 +88,22 @@ class QualityReport:
 # -- running ------------------------------------------------------------------
 
 _PIPELINE = None
+_TIMEOUT = 0.0
 
 
 def _init(settings: Settings) -> None:
-    global _PIPELINE
+    global _PIPELINE, _TIMEOUT
     _PIPELINE = build_pipeline(settings)
+    _TIMEOUT = settings.message_timeout
+
+
+def _init_worker(settings: Settings) -> None:
+    """A pool process set up as a scan's worker is: its pipeline, then the collector
+    with that pipeline frozen out of its care and the worker's thresholds (so the
+    rule stage's time it reports is the time it takes in a scan)."""
+    _init(settings)
+    gc.freeze()
+    gc.set_threshold(*_WORKER_GC_THRESHOLD)
 
 
 @dataclass(frozen=True)
@@ -109,17 +121,22 @@ def _flagged(action: Action) -> bool:
 
 
 def _scan_chunk(chunk: list[tuple[int, RawMessage]]) -> list[_Outcome]:
+    """The outcomes of a chunk, analysed in batches of BATCH messages stage by stage
+    with each message's time budget, exactly as a scan's worker analyses them
+    (workers.scan_batch: one message that fails or runs out of time is an error)."""
     out = []
-    for folder, raw in chunk:
+    for start in range(0, len(chunk), BATCH):
+        part = chunk[start:start + BATCH]
         try:
-            verdict = _PIPELINE.run(raw)
-        except Exception:  # noqa: BLE001 - one bad message is an error, the run goes on
-            out.append(_Outcome(folder, raw.origin, False, True, (), 0.0))
+            verdicts = scan_batch(_PIPELINE, [raw for _, raw in part], _TIMEOUT)
+        except Exception:  # noqa: BLE001 - a broken batch is errors, the run goes on
+            out.extend(_Outcome(folder, raw.origin, False, True, (), 0.0) for folder, raw in part)
             continue
-        fired = tuple(h.rule for h in verdict.hits)
-        out.append(_Outcome(folder, raw.origin, _flagged(verdict.action),
-                            verdict.action is Action.ERROR, fired,
-                            verdict.timings_ms.get("rules", 0.0)))
+        for (folder, raw), verdict in zip(part, verdicts):
+            fired = tuple(h.rule for h in verdict.hits)
+            out.append(_Outcome(folder, raw.origin, _flagged(verdict.action),
+                                verdict.action is Action.ERROR, fired,
+                                verdict.timings_ms.get("rules", 0.0)))
     return out
 
 
@@ -150,7 +167,7 @@ def evaluate(ham: list[str], spam: list[str], settings: Settings,
         _init(settings)
         results: Iterable[list[_Outcome]] = map(_scan_chunk, _chunks(_messages(folders)))
         return _summarise(folders, results, settings, keep_misses)
-    with ProcessPoolExecutor(jobs, initializer=_init, initargs=(settings,)) as pool:
+    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(settings,)) as pool:
         results = pool.map(_scan_chunk, _chunks(_messages(folders)))
         return _summarise(folders, results, settings, keep_misses)
 
