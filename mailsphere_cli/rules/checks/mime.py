@@ -13,6 +13,32 @@ from mailsphere_cli.rules.checks import (batch, check, count_upto, for_text, kin
 
 _WORD = runs_of(r"[^\W\d_]", r"[\W\d_]", 4)  # [^\W\d_]{4,}: words of four letters or more
 _WORD_ASCII = runs_of("[A-Za-z]", "[^A-Za-z]", 4)  # _WORD on ASCII text
+# ASCII letters to lowercase, every other ASCII character to a space
+_LETTERS_LOWER = str.maketrans({i: chr(i).lower() if chr(i).isalpha() else " " for i in range(128)})
+
+
+def _lower_words(text: str) -> set[str]:
+    """{w.lower() for w in _WORD.findall(text)}. ASCII text goes through one translate()
+    (letters lowercased, everything else a space) and split(): its pieces are the runs
+    of letters, lowercased, those of four or more the words (about half the time of
+    the regex and a lower() a word on a 20,000-character text)."""
+    if not text.isascii():
+        if any(_is_letter(ch) for ch in set(text) if ch > "\x7f"):
+            return {w.lower() for w in _WORD.findall(text)}
+        # Only ASCII letters (the non-ASCII characters are spaces, dashes, quotes, signs:
+        # \xa0, \u2014, \xa9... on the corpus): each other character a "?", which ends a
+        # word as it did
+        text = text.encode("ascii", "replace").decode("ascii")
+    return {w for w in set(text.translate(_LETTERS_LOWER).split()) if len(w) >= 4}
+
+
+@lru_cache(maxsize=4096)
+def _is_letter(ch: str) -> bool:
+    """Whether the character is one _WORD counts as a letter ([^\\W\\d_])."""
+    return _LETTER.match(ch) is not None
+
+
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 @per_message
@@ -303,8 +329,7 @@ def mime_alternatives_disagree(msg: Any, ctx: Any, overlap: float = 0.2) -> str:
     if not msg.text_parts or not msg.html_parts:
         return ""
     text, html = msg.text[:20000], msg.html_text[:20000]
-    text_words = {w.lower() for w in for_text(_WORD, _WORD_ASCII, text).findall(text)}
-    html_words = {w.lower() for w in for_text(_WORD, _WORD_ASCII, html).findall(html)}
+    text_words, html_words = _lower_words(text), _lower_words(html)
     if len(text_words) < 10 or len(html_words) < 10:
         if (len(text_words) < 3) != (len(html_words) < 3):
             return f"one version is empty ({len(text_words)} vs {len(html_words)} words)"
