@@ -3,7 +3,9 @@ they replace answer, on generated input: the look-alike index against a walk ove
 every brand label, the word-run counter against counting every match."""
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -126,6 +128,60 @@ def test_first_brand_named_is_the_first_of_brands_named(text):
     assert url_checks._find_brands(text, 20_000, 1) == named[:1]
 
 
+@functools.lru_cache(maxsize=1)
+def _brand_domain_regex() -> re.Pattern[str]:
+    """What url_brand_elsewhere searched paths with before: every brand domain in one
+    alternation, longest first, bounded by no word character or dash either side."""
+    domains = sorted(url_checks._brand_domains(), key=lambda d: (-len(d), d))
+    return re.compile(r"(?<![\w-])(?:%s)(?![\w-])" % "|".join(map(re.escape, domains)))
+
+
+def _old_brand_domain_in(path: str) -> str:
+    found = _brand_domain_regex().search(path)
+    return found.group(0) if found else ""
+
+
+def test_brand_domains_are_dotted_names():
+    """brand_domain_in searches only paths holding a brand domain's last label after a
+    dot: that finds them all only while each domain has a dot."""
+    domains = url_checks._brand_domains()
+    assert domains and all(re.fullmatch(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+", d) for d in domains)
+
+
+def _path_pieces():
+    domains = sorted(url_checks._brand_domains())
+    labels = sorted({label for d in domains for label in d.split(".")})
+    return st.lists(st.one_of(st.sampled_from(domains), st.sampled_from(labels),
+                              st.sampled_from([".", "/", "-", "_", "..", "x", "9", "\u00e9", "\u0307",
+                                               "?", "=", "%2e", " ", "www.", ".com", ".co.uk"])),
+                    max_size=14).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_path_pieces())
+def test_brand_domain_in_finds_what_the_alternation_found(path):
+    assert url_checks.brand_domain_in(path) == _old_brand_domain_in(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_brand_domain_in_on_any_text_finds_what_the_alternation_found(path):
+    assert url_checks.brand_domain_in(path) == _old_brand_domain_in(path)
+
+
+def test_brand_domain_in_on_the_sample_mail_links():
+    """Every link in sample_mail/, lowercased and cut as the check cuts a path: the same
+    domain as the alternation."""
+    checked = 0
+    for file in sorted(Path(__file__).parent.parent.joinpath("sample_mail").rglob("*")):
+        if file.is_file():
+            for url in re.findall(r"https?://[^\s\"'<>]+", file.read_bytes().decode("latin-1")):
+                path = url.lower()[:300]
+                assert url_checks.brand_domain_in(path) == _old_brand_domain_in(path), path
+                checked += 1
+    assert checked > 10
+
+
 def _old_brand_in_path(msg) -> str:
     for url, host in url_checks.links(msg):
         if not host or url_checks.brand_owning(host):
@@ -136,9 +192,9 @@ def _old_brand_in_path(msg) -> str:
         path = path.lower()[:300]
         if "." not in path:
             continue
-        found = url_checks._brand_domain_re().search(path)
+        found = _old_brand_domain_in(path)
         if found:
-            return f"{url[:120]} carries {found.group(0)} in its path"
+            return f"{url[:120]} carries {found} in its path"
     return ""
 
 
