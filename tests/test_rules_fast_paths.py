@@ -630,6 +630,18 @@ def test_capital_letter_count_matches_a_walk_over_the_letters():
         assert content._count_caps(text) == content._caps(text) == expected
 
 
+def test_capital_letter_count_of_a_long_text_is_that_of_its_first_max_chars():
+    from mailsphere_cli.rules.checks import content
+
+    text = "AB cd " * (content.MAX_CHARS // 6) + "EF" * 1000 + "xyz"
+    first = text[:content.MAX_CHARS]
+    expected = (sum(c.isupper() for c in first), sum(c.isalpha() for c in first))
+    assert content._caps(text) == expected == content._count_caps(first)
+    assert content._caps(text) == expected  # kept for the text
+    other = text.lower()
+    assert content._caps(other) == (0, expected[1])
+
+
 def test_quoted_line_count_and_count_upto_match_their_plain_forms():
     """quoted_reply_text counts the lines starting with ">" from the line breaks in front
     of ">" (every str.splitlines boundary, "\\r\\n" once); count_upto stops at the limit."""
