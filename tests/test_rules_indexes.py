@@ -245,3 +245,12 @@ def test_body_characters_from_u0370_are_those_of_the_runs_from_there_up(body):
     expected = frozenset(c for c in body if ord(c) >= 0x370)
     assert features.body_chars_from_u0370.__wrapped__(SimpleNamespace(body=body)) == expected
     assert expected == frozenset("".join(re.findall("[^\\x00-\\u036f]+", body)))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(["http://", "www", ".", "paypal", "com", " ", "\t", "/", ":80", "-", "_",
+                                 "x", "\u00e9", "Click here", "co.uk", "\n"]), max_size=10).map("".join))
+def test_a_shown_domain_holds_a_dot(text):
+    """url_anchor_mismatch passes over link texts without a dot before its pattern."""
+    if url_checks._SHOWN_DOMAIN.match(text):
+        assert "." in text
