@@ -336,10 +336,6 @@ def test_money_amounts_finds_what_finditer_finds():
     rnd = random.Random(5)
     texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14))) for _ in range(20000)]
     texts += ["Pay $1,000.00 or 2,500 USD, 30 dollars, €5 and 7EUR now", "1.2.3 USD 4 GBP9 $ 5"]
-    # long texts with signed amounts ahead of names: the names looked for only as far as
-    # the signed amounts leave open
-    signed = ["$1", "$ 2,0", "€3.", "£", "$", "4", " ", "USD", " EUR", "dollars", "5 GBP", ",", "x"]
-    texts += ["".join(rnd.choice(signed) for _ in range(rnd.randint(10, 40))) for _ in range(20000)]
     for text in texts:
         pattern = content._MONEY if any(n in text for n in content._CURRENCY_NAMES) \
             else content._MONEY_SIGNED

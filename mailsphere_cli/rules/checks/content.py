@@ -186,46 +186,16 @@ def money_amounts(body: str, limit: int) -> list[str]:
     but tried only where a match can start: at a currency sign, or in the run of
     digits, commas and dots (and one space) in front of a currency name. Python's
     re otherwise tries both branches at every character (3 ms on a 50,000-character
-    body with a currency name).
-
-    The currency names are looked for (str.find of a three-letter name reads about
-    1 ns a character) only as far as the signed amounts leave open: when the first
-    `limit` amounts after signs alone end at `end`, a name further on than `end` + 1
-    starts no match before `end` (the character there ends a run of digits, commas
-    and dots), so the names up to there decide whether the answer stands."""
-    signs = _sign_starts(body)
-    if 1 <= limit <= len(signs):
-        signed = _amounts_from(body, signs, [], _MONEY_SIGNED, limit)
-        if len(signed) >= limit:
-            end = signed[-1].end()
-            names: list[int] = []
-            near = _name_starts(body, names, end + 1)
-            found = _amounts_from(body, signs + names, names, _MONEY if near else _MONEY_SIGNED, limit)
-            if len(found) >= limit and found[-1].start() <= end:
-                return [match.group(0) for match in found]
-    names = []
-    named = _name_starts(body, names, len(body))
-    # Without a currency name only the sign branch can match: try it alone.
-    found = _amounts_from(body, signs + names, names, _MONEY if named else _MONEY_SIGNED, limit)
-    return [match.group(0) for match in found]
-
-
-def _sign_starts(body: str) -> list[int]:
+    body with a currency name)."""
     starts = []
     for sign in "$€£":
         at = body.find(sign)
         while at != -1:
             starts.append(at)
             at = body.find(sign, at + 1)
-    return starts
-
-
-def _name_starts(body: str, starts: list[int], last: int) -> bool:
-    """Add to `starts` where a match can start in front of each currency name found at
-    or before `last`; whether any was found."""
     names = False
     for name in _CURRENCY_NAMES:
-        at = body.find(name, 0, last + len(name))
+        at = body.find(name)
         while at != -1:
             names = True
             start = at
@@ -234,20 +204,17 @@ def _name_starts(body: str, starts: list[int], last: int) -> bool:
             while start and (body[start - 1] in ",." or body[start - 1].isdecimal()):
                 start -= 1
             starts.extend(range(start, at))
-            at = body.find(name, at + 1, last + len(name))
-    return names
-
-
-def _amounts_from(body: str, starts: list[int], more: list[int], pattern: re.Pattern[str],
-                  limit: int) -> list[re.Match[str]]:
-    found: list[re.Match[str]] = []
+            at = body.find(name, at + 1)
+    # Without a currency name only the sign branch can match: try it alone.
+    pattern = _MONEY if names else _MONEY_SIGNED
+    found: list[str] = []
     end = 0
-    for start in sorted(set(starts)) if more or len(starts) > 1 else starts:
+    for start in sorted(set(starts)):
         if start < end:
             continue  # inside the amount found last; finditer goes on after it
         match = pattern.match(body, start)
         if match:
-            found.append(match)
+            found.append(match.group(0))
             if len(found) >= limit:
                 break
             end = match.end()
