@@ -36,16 +36,21 @@ def test_word_sets_equal_the_plain_form(text):
     assert mime._lower_words(text) == _plain_words(text)
 
 
-def test_corpus_word_sets_equal_the_plain_form():
+def _corpus_messages():
+    """Every message of the shared corpus's ham, spam and phish, parsed (skips without it)."""
     if not CORPUS.is_dir():
         pytest.skip("shared corpus not present")
-    seen = 0
     for folder in ("ham", "spam", "phish"):
         for raw in iter_sources([str(CORPUS / folder)]):
-            msg = ParsedMessage(raw.data)
-            for text in (msg.text[:20000], msg.html_text[:20000] if msg.html else ""):
-                assert mime._lower_words(text) == _plain_words(text)
-            seen += 1
+            yield ParsedMessage(raw.data)
+
+
+def test_corpus_word_sets_equal_the_plain_form():
+    seen = 0
+    for msg in _corpus_messages():
+        for text in (msg.text[:20000], msg.html_text[:20000] if msg.html else ""):
+            assert mime._lower_words(text) == _plain_words(text)
+        seen += 1
     assert seen > 1000
 
 
@@ -80,17 +85,13 @@ def test_style_colours_equal_the_plain_search(style):
 
 
 def test_corpus_style_colours_equal_the_plain_search():
-    if not CORPUS.is_dir():
-        pytest.skip("shared corpus not present")
     seen = 0
-    for folder in ("ham", "spam", "phish"):
-        for raw in iter_sources([str(CORPUS / folder)]):
-            msg = ParsedMessage(raw.data)
-            if msg.html and msg.html_doc.tree is not None:
-                for node in msg.html_doc.tree.css("[style]"):
-                    style = node.attributes.get("style") or ""
-                    assert html_checks._colours(style) == _plain_colours(style), style
-                    seen += 1
+    for msg in _corpus_messages():
+        if msg.html and msg.html_doc.tree is not None:
+            for node in msg.html_doc.tree.css("[style]"):
+                style = node.attributes.get("style") or ""
+                assert html_checks._colours(style) == _plain_colours(style), style
+                seen += 1
     assert seen > 1000
 
 
