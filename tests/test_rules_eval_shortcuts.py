@@ -191,36 +191,6 @@ def test_meta_sequence_counts_each_firing_meta_before_the_next(present, groups, 
     assert (new_present, new_groups, new_tags) == (old_present, old_groups, old_tags)
 
 
-def test_inputs_present_at_once_answers_each_input_test():
-    """features.inputs_present gives every INPUTS test's answer in the order of their
-    sorted names, on fixture messages with and without each input."""
-    from mailsphere_cli.attachments import stage as attachments
-    from mailsphere_cli.config import Config
-    from mailsphere_cli.context import Context
-    from mailsphere_cli.message import ParsedMessage
-    from mailsphere_cli.perimeter import stage as perimeter
-    from mailsphere_cli.rules.checks.features import INPUTS, INPUTS_PRESENT_ORDER, inputs_present
-    from tests.rules_fixture import build, load_cases
-
-    assert INPUTS_PRESENT_ORDER == tuple(sorted(INPUTS))
-    seen = set()
-    cases = load_cases() + [{}]
-    cases += [{**case, "set": {**case.get("set", {}), "Received": ""}}
-              for case in cases[::10] if "raw" not in case]
-    for index, case in enumerate(cases):
-        msg = ParsedMessage(build(case))
-        ctx = Context(msg=msg, config=Config(), offline=True)
-        perimeter.run(msg, ctx)
-        attachments.run(msg, ctx)
-        if index % 3 == 0:
-            ctx.spam_probability = 0.5
-        expected = tuple(INPUTS[name](msg, ctx) for name in INPUTS_PRESENT_ORDER)
-        assert inputs_present(msg, ctx) == expected, case
-        seen.add(expected)
-    assert all(any(p[i] for p in seen) and not all(p[i] for p in seen)
-               for i in range(len(INPUTS_PRESENT_ORDER)))
-
-
 def _old_html_images(msg, kind: str, minimum: int = 1) -> str:
     """html_images as it was: every rule reading each image's attributes from the tree."""
     from mailsphere_cli.rules.checks import count_upto, for_text

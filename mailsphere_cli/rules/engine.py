@@ -8,14 +8,14 @@ dependency order, over every hit of every stage so far.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable
 
 from mailsphere_cli.rules import expr
 from mailsphere_cli.rules.checks import CHECKS, Check
-from mailsphere_cli.rules.checks.features import INPUTS, INPUTS_PRESENT_ORDER, KEYS, inputs_present
+from mailsphere_cli.rules.checks.features import INPUTS, KEYS
 from mailsphere_cli.rules.loader import Rule, RulePack
 from mailsphere_cli.rules.matcher import PatternMatcher, evidence_text
 from mailsphere_cli.verdict import Hit, Skip
@@ -39,9 +39,6 @@ class CompiledRules:
         self._inputs = [(name, INPUTS[name]) for name in
                         sorted({CHECKS[r.function].requires for r in self.evals} - {""})]
         self._input_tests = [has for _, has in self._inputs]
-        # all of them in one call when the pack needs every input (the shipped pack does)
-        self._inputs_at_once = inputs_present if \
-            tuple(name for name, _ in self._inputs) == INPUTS_PRESENT_ORDER else None
         self._plans: dict[tuple[bool, frozenset[str], tuple[bool, ...]], _EvalPlan] = {}
         self._calls: dict[str, tuple[dict, Callable[..., Any]]] = {}  # rule id -> args, bound call
         self._memos: dict[tuple[str, ...], tuple[dict, list]] = {}  # keyed run -> its memory
@@ -78,9 +75,7 @@ class CompiledRules:
             skipped_stages: frozenset[str] = frozenset()
         else:
             skipped_stages = frozenset(s.name for s in skipped if s.name in needed)
-        at_once = self._inputs_at_once
-        present = at_once(msg, ctx) if at_once is not None else \
-            tuple([has(msg, ctx) for has in self._input_tests])
+        present = tuple([has(msg, ctx) for has in self._input_tests])
         key = (bool(ctx.offline), skipped_stages, present)
         plan = self._plans.get(key)
         if plan is None:
@@ -95,7 +90,7 @@ class CompiledRules:
             ctx.skipped.extend(plan.skips)
         hits: list[Hit] = []
         add = hits.append
-        for batch, rules, args_list, calls, one in plan.walk():
+        for batch, rules, args_list, calls, one in plan.walk:
             if one is not None:  # a step of one rule without a batch form (half the steps)
                 try:
                     result = one(msg, ctx)
@@ -179,18 +174,13 @@ class _EvalPlan:
     # one step per check: (its batch form or None, its rules, their arguments, their bound
     # calls); without a batch form (or when the batch fails) the rules run one by one
     steps: list[tuple[Any, ...]]
-    # what run_evals walks (walk()): each step with a fifth item, the bound call of a step
-    # of one rule without a batch form (run directly, without the loop over its rules)
-    _walk: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None = None
+    # what run_evals walks: each step with a fifth item, the bound call of a step of one
+    # rule without a batch form (run directly, without the loop over its rules)
+    walk: list[tuple[Any, ...]] = field(init=False, repr=False)
 
-    def walk(self) -> list[tuple[Any, ...]]:
-        walk = self._walk
-        if walk is None or walk[0] is not self.steps:  # made again if steps were replaced
-            steps = self.steps
-            walk = self._walk = (steps, [
-                (*step, step[3][0] if step[0] is None and len(step[1]) == 1 else None)
-                for step in steps])
-        return walk[1]
+    def __post_init__(self) -> None:
+        self.walk = [(*step, step[3][0] if step[0] is None and len(step[1]) == 1 else None)
+                     for step in self.steps]
 
 
 _GATHERS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS

@@ -38,16 +38,6 @@ INPUTS: dict[str, Any] = {
 }
 
 
-def inputs_present(msg: Any, ctx: Any) -> tuple[bool, ...]:
-    """Every INPUTS test in the order of their sorted names, in one call (the engine asks
-    this of every message to pick its plan; five calls of a lambda each cost more)."""
-    return (bool(ctx.attachments), ctx.handover is not None and bool(ctx.relays), bool(msg.html),
-            getattr(ctx, "spam_probability", None) is not None, bool(msg.urls))
-
-
-INPUTS_PRESENT_ORDER = ("attachments", "handover", "html", "spam_probability", "urls")
-
-
 # -- what a result may depend on -----------------------------------------------------
 #
 # The facts a check may declare as its `key`: a check so declared answers the
